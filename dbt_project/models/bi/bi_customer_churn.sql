@@ -1,0 +1,3 @@
+{{ config(alias='customer_churn') }}
+
+select * from {{ source('ml', 'customer_churn') }}

@@ -1,0 +1,3 @@
+{{ config(alias='customer_segments') }}
+
+select * from {{ source('ml', 'customer_segments') }}

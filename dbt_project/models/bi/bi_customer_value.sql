@@ -1,0 +1,3 @@
+{{ config(alias='customer_value') }}
+
+select * from {{ source('ml', 'customer_value') }}

@@ -1,0 +1,18 @@
+select
+    members.campaign_id,
+    members.campaign_name,
+    map.customer_id,
+    members.crm_contact_id,
+    members.member_group,
+    members.is_treatment,
+    members.channel,
+    members.has_responded,
+    members.has_converted,
+    members.cost_cny,
+    members.sent_at,
+    members.responded_at,
+    members.converted_at
+from {{ ref('stg_crm__campaign_members') }} as members
+left join {{ source('identity', 'customer_map') }} as map
+    on map.source_system = 'crm'
+    and map.source_record_id = members.crm_contact_id

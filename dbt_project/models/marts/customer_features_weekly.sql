@@ -1,0 +1,135 @@
+-- Point-in-time features per customer as of each week end (Sunday), built only from events
+-- before the end of that Sunday (UTC): windows look backwards over a weekly grid, never forward.
+-- One Dagster partition = one week (Monday key); vars snapshot_from / snapshot_to select the
+-- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_date',
+) }}
+
+with events as (
+    select customer_id, ordered_at as at, 1 as paid_orders, amount_cny as revenue_cny,
+           0 as refunds, 0 as tickets, 0 as complaints, 0 as social, 0 as responses
+    from {{ ref('orders') }} where is_paid and customer_id is not null
+    union all
+    select customer_id, ordered_at, 0, 0, 1, 0, 0, 0, 0
+    from {{ ref('orders') }} where order_status = 'refunded' and customer_id is not null
+    union all
+    select customer_id, occurred_at, 0, 0, 0,
+           case when source_system = 'crm' then 1 else 0 end,
+           case when is_complaint then 1 else 0 end,
+           case when source_system = 'social' then 1 else 0 end, 0
+    from {{ ref('interactions') }} where customer_id is not null
+    union all
+    select customer_id, responded_at, 0, 0, 0, 0, 0, 0, 1
+    from {{ ref('campaign_members') }} where has_responded and customer_id is not null
+),
+
+bounds as (
+    select
+        {% if var('snapshot_from') %}cast('{{ var("snapshot_from") }}' as date)
+        {% else %}cast(date_trunc('week', max(at)) as date){% endif %} as from_week,
+        {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date)
+        {% else %}cast(date_trunc('week', max(at)) as date){% endif %} as to_week
+    from events
+),
+
+weekly as (
+    select
+        customer_id,
+        cast(date_trunc('week', at) as date) as week_start,
+        sum(paid_orders) as paid_orders,
+        sum(revenue_cny) as revenue_cny,
+        sum(refunds) as refunds,
+        sum(tickets) as tickets,
+        sum(complaints) as complaints,
+        sum(social) as social,
+        sum(responses) as responses,
+        max(case when paid_orders = 1 then at end) as last_order_at,
+        min(at) as first_event_at
+    from events
+    where at < (select to_week + 7 from bounds)
+    group by 1, 2
+),
+
+first_categories as (
+    -- the week each customer first bought each category
+    select customer_id, cast(date_trunc('week', min(ordered_at)) as date) as week_start
+    from {{ ref('order_items') }}
+    where is_paid and customer_id is not null
+    group by customer_id, product_category
+),
+
+new_categories as (
+    select customer_id, week_start, count(*) as new_categories
+    from first_categories
+    group by 1, 2
+),
+
+customer_start as (
+    select customer_id, min(week_start) as first_week, min(first_event_at) as first_event_at
+    from weekly
+    group by 1
+),
+
+grid as (
+    select
+        customer_start.customer_id,
+        customer_start.first_event_at,
+        cast(week.week_start as date) as week_start
+    from customer_start
+    cross join bounds
+    cross join generate_series(
+        customer_start.first_week, bounds.to_week, interval 7 day
+    ) as week(week_start)
+),
+
+rolled as (
+    select
+        grid.customer_id,
+        grid.week_start,
+        grid.first_event_at,
+        {% for col in ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social', 'responses'] %}
+        sum(coalesce(weekly.{{ col }}, 0)) over w13 as {{ col }}_90d,
+        sum(coalesce(weekly.{{ col }}, 0)) over w52 as {{ col }}_365d,
+        sum(coalesce(weekly.{{ col }}, 0)) over wall as {{ col }}_total,
+        {% endfor %}
+        sum(coalesce(new_categories.new_categories, 0)) over wall as distinct_categories_total,
+        max(weekly.last_order_at) over wall as last_order_at
+    from grid
+    left join weekly
+        on grid.customer_id = weekly.customer_id and grid.week_start = weekly.week_start
+    left join new_categories
+        on grid.customer_id = new_categories.customer_id
+        and grid.week_start = new_categories.week_start
+    window
+        w13 as (partition by grid.customer_id order by grid.week_start
+                rows between 12 preceding and current row),
+        w52 as (partition by grid.customer_id order by grid.week_start
+                rows between 51 preceding and current row),
+        wall as (partition by grid.customer_id order by grid.week_start
+                 rows between unbounded preceding and current row)
+)
+
+select
+    customer_id,
+    cast(week_start + 6 as date) as snapshot_date,
+    date_diff('day', first_event_at, cast(week_start + 7 as timestamp)) as tenure_days,
+    date_diff('day', last_order_at, cast(week_start + 7 as timestamp)) as days_since_last_order,
+    paid_orders_90d as orders_90d,
+    paid_orders_365d as orders_365d,
+    paid_orders_total as orders_total,
+    revenue_cny_90d as revenue_90d_cny,
+    revenue_cny_365d as revenue_365d_cny,
+    revenue_cny_total as revenue_total_cny,
+    revenue_cny_total / nullif(paid_orders_total, 0) as avg_order_value_cny,
+    refunds_365d,
+    distinct_categories_total,
+    tickets_90d,
+    complaints_90d,
+    complaints_365d,
+    social_90d as social_interactions_90d,
+    responses_365d as campaign_responses_365d
+from rolled
+where week_start between (select from_week from bounds) and (select to_week from bounds)

@@ -1,0 +1,37 @@
+with source as (
+    {{ latest_per_key(source('raw', 'shop__customers'), ['shop_customer_id']) }}
+),
+
+renamed as (
+    select
+        trim(shop_customer_id) as shop_customer_id,
+        trim(first_name) as first_name,
+        trim(last_name) as last_name,
+        case
+            when c360_pinyin(last_name) <> last_name or c360_pinyin(first_name) <> first_name
+                then concat(coalesce(trim(last_name), ''), coalesce(trim(first_name), ''))
+            else nullif(trim(concat_ws(' ', trim(first_name), trim(last_name))), '')
+        end as full_name,
+        c360_name_key(first_name, last_name) as name_key,
+        c360_normalize_email(email) as email,
+        c360_email_key(email) as email_key,
+        coalesce(c360_is_role_mailbox(email), false) as is_role_mailbox,
+        c360_phone_e164(phone, coalesce(country_code, '{{ var("default_phone_region") }}')) as phone_e164,
+        trim(street) as street,
+        trim(city) as city,
+        upper(replace(trim(postcode), ' ', '')) as postcode,
+        upper(trim(country_code)) as country_code,
+        upper(trim(loyalty_card_number)) as loyalty_card_number,
+        lower(trim(account_state)) as account_state,
+        accepts_email_marketing as has_email_consent,
+        accepts_sms_marketing as has_sms_consent,
+        lower(trim(account_state)) = 'guest' as is_guest,
+        {{ to_utc('created_at') }} as created_at,
+        {{ to_utc('created_at') }} as updated_at,
+        _source_file,
+        _source_row,
+        _batch_id
+    from source
+)
+
+select * from renamed

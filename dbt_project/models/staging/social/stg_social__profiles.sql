@@ -1,0 +1,30 @@
+with source as (
+    {{ latest_per_key(source('raw', 'social__profiles'), ['social_profile_id']) }}
+),
+
+renamed as (
+    select
+        trim(social_profile_id) as social_profile_id,
+        lower(trim(platform)) as platform,
+        nullif(lower(ltrim(trim(handle), '@')), '') as handle,
+        trim(display_name) as display_name,
+        trim(display_name) as full_name,
+        c360_name_key(display_name, null) as name_key,
+        c360_normalize_email(email) as email,
+        c360_email_key(email) as email_key,
+        coalesce(c360_is_role_mailbox(email), false) as is_role_mailbox,
+        c360_phone_e164(
+            phone,
+            case when lower(trim(platform)) in ('weibo', 'wechat') then 'CN' else 'US' end
+        ) as phone_e164,
+        trim(city) as city,
+        followers,
+        {{ to_utc('created_at') }} as created_at,
+        {{ to_utc('created_at') }} as updated_at,
+        _source_file,
+        _source_row,
+        _batch_id
+    from source
+)
+
+select * from renamed

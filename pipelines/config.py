@@ -1,0 +1,81 @@
+"""All configuration of customer360, read from environment variables in one place.
+
+Every variable is listed in `.env.example`. Paths default to folders under the repository's
+`data/` directory so the embedded demo needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    warehouse_path: Path
+    serving_dir: Path
+    truth_dir: Path
+    contracts_dir: Path
+    mlflow_tracking_uri: str
+    mlflow_artifacts_dir: Path
+    dagster_home: Path
+    dbt_target: str
+    snapshot_start: str
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    default_phone_region: str
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.data_dir / "quality"
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@cache
+def settings() -> Settings:
+    data = _path("C360_DATA_DIR", REPO_ROOT / "data")
+    mlflow_dir = data / "mlflow"
+    return Settings(
+        data_dir=data,
+        landing_dir=_path("C360_LANDING_DIR", data / "landing"),
+        warehouse_path=_path("C360_WAREHOUSE", data / "warehouse" / "customer360.duckdb"),
+        serving_dir=_path("C360_SERVING_DIR", data / "serving"),
+        truth_dir=data / "truth",
+        contracts_dir=_path("C360_CONTRACTS_DIR", REPO_ROOT / "pipelines" / "contracts"),
+        mlflow_tracking_uri=os.environ.get(
+            "MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}"
+        ),
+        mlflow_artifacts_dir=_path("C360_MLFLOW_ARTIFACTS", mlflow_dir / "artifacts"),
+        dagster_home=_path("DAGSTER_HOME", data / "dagster"),
+        dbt_target=os.environ.get("C360_DBT_TARGET", "dev"),
+        # Monday of the first weekly snapshot partition.
+        snapshot_start=os.environ.get("C360_SNAPSHOT_START", "2024-11-18"),
+        duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
+        duckdb_threads=int(os.environ.get("C360_DUCKDB_THREADS", "2")),
+        default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
+    )
+
+
+def export_env() -> None:
+    """Expose the resolved settings to subprocesses (dbt reads them through env_var())."""
+    s = settings()
+    os.environ.setdefault("C360_DATA_DIR", str(s.data_dir))
+    os.environ.setdefault("C360_WAREHOUSE", str(s.warehouse_path))
+    os.environ.setdefault("C360_DBT_TARGET", s.dbt_target)
+    os.environ.setdefault("C360_DUCKDB_MEMORY_LIMIT", s.duckdb_memory_limit)
+    os.environ.setdefault("C360_DUCKDB_THREADS", str(s.duckdb_threads))
+    os.environ.setdefault("C360_DEFAULT_PHONE_REGION", s.default_phone_region)
+    os.environ.setdefault("MLFLOW_TRACKING_URI", s.mlflow_tracking_uri)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home from GE

@@ -1,0 +1,69 @@
+"""Jobs, the weekly schedule and the landing-folder sensor."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.config import settings
+from pipelines.defs.common import weekly_partitions
+
+weekly_refresh_job = dg.define_asset_job(
+    "weekly_refresh_job",
+    selection=dg.AssetSelection.all(),
+    partitions_def=weekly_partitions,
+    description="Full weekly refresh: ingest new exports, rebuild the single customer view, "
+    "the week's feature snapshot, all models and scores, and publish the BI files.",
+)
+
+ingest_landing_job = dg.define_asset_job(
+    "ingest_landing_job",
+    selection=dg.AssetSelection.groups("raw"),
+    description="Load new or changed landing files into raw.* (idempotent).",
+)
+
+backfill_snapshots_job = dg.define_asset_job(
+    "backfill_snapshots_job",
+    selection=dg.AssetSelection.keys(dg.AssetKey(["marts", "customer_features_weekly"])),
+    partitions_def=weekly_partitions,
+    description="(Re)build weekly feature snapshots for a range of weeks; launch it as a "
+    "backfill over the weeks you need (one dbt run for the whole range).",
+)
+
+weekly_refresh_schedule = dg.build_schedule_from_partitioned_job(
+    weekly_refresh_job,
+    name="weekly_refresh_job_schedule",
+    description="Every week, after the week closes, refresh everything for that week. Day, hour "
+    "and timezone: C360_SCHEDULE_DAY_OF_WEEK (0=Sunday), C360_SCHEDULE_HOUR, C360_SCHEDULE_TZ.",
+    day_of_week=int(os.environ.get("C360_SCHEDULE_DAY_OF_WEEK", "1")),
+    hour_of_day=int(os.environ.get("C360_SCHEDULE_HOUR", "6")),
+    minute_of_hour=0,
+    execution_timezone=os.environ.get("C360_SCHEDULE_TZ", "UTC"),
+)
+
+
+def landing_fingerprint(landing_dir: Path) -> str:
+    """Changes whenever a landing file is added, removed or rewritten."""
+    if not landing_dir.exists():
+        return ""
+    entries = sorted(
+        f"{p.relative_to(landing_dir)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+        for p in landing_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+@dg.sensor(
+    job=ingest_landing_job,
+    minimum_interval_seconds=60,
+    description="Watches the landing folders and loads new or changed export files.",
+)
+def landing_files_sensor(context: dg.SensorEvaluationContext):
+    fingerprint = landing_fingerprint(settings().landing_dir)
+    if not fingerprint or fingerprint == context.cursor:
+        return dg.SkipReason("no new or changed landing files")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=fingerprint)

@@ -1,0 +1,96 @@
+"""dbt assets: staging, marts, weekly features (partitioned) and BI marts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.config import DBT_PROJECT_DIR, export_env, settings
+from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, weekly_partitions
+
+export_env()
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=settings().dbt_target
+)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    dbt_project.preparer.prepare(dbt_project)
+
+LAYER_GROUPS = {"staging": "staging", "intermediate": "staging", "marts": "marts", "bi": "bi"}
+
+
+class Translator(DagsterDbtTranslator):
+    """Asset keys are [schema, table] (e.g. marts/customers); groups follow the layers."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props["config"].get("schema") or "main"
+        name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+        return dg.AssetKey([schema, name])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props["fqn"]
+        return LAYER_GROUPS.get(fqn[1], "marts") if len(fqn) > 2 else "marts"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        return OWNERS
+
+
+translator = Translator()
+FEATURES = "customer_features_weekly"
+
+
+def dbt_build_args(dbt_vars: dict | None = None) -> list[str]:
+    """The dbt command of every dbt asset: build (models and their tests); dagster-dbt adds
+    the selection of the assets being materialised."""
+    args = ["build"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    return args
+
+
+def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
+    """dbt vars for the weeks of a partition window (Mondays, inclusive)."""
+    return {
+        "snapshot_from": window.start.date().isoformat(),
+        "snapshot_to": (window.end - timedelta(days=7)).date().isoformat(),
+    }
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, select="resource_type:seed staging intermediate",
+            dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_staging")
+def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(dbt_build_args(),
+                       context=context).stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, select="marts", exclude=FEATURES,
+            dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_marts")
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(dbt_build_args(), context=context).stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, select=FEATURES, dagster_dbt_translator=translator,
+            partitions_def=weekly_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+            pool=WAREHOUSE_POOL, name="dbt_customer_features_weekly")
+def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    dbt_vars = snapshot_vars(context.partition_time_window)
+    context.log.info(f"building weekly snapshots {dbt_vars}")
+    yield from dbt.cli(dbt_build_args(dbt_vars), context=context).stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, select="bi", dagster_dbt_translator=translator,
+            pool=WAREHOUSE_POOL, name="dbt_bi")
+def dbt_bi(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(dbt_build_args(), context=context).stream()
+
+
+dbt_resource = DbtCliResource(project_dir=dbt_project)

@@ -1,0 +1,57 @@
+"""Great Expectations suites from expectations/*.json as Dagster asset checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.config import EXPECTATIONS_DIR
+from pipelines.defs.common import WAREHOUSE_POOL, markdown_table
+from pipelines.quality.suites import Suite, load_suites, validate
+from pipelines.warehouse import connect
+
+
+def columns_of(suite: Suite) -> list[str]:
+    cols = []
+    for e in suite.data["expectations"]:
+        for key in ("column", "column_A", "column_B"):
+            if key in e["kwargs"] and e["kwargs"][key] not in cols:
+                cols.append(e["kwargs"][key])
+        cols += [c for c in e["kwargs"].get("column_list", []) if c not in cols]
+    return cols
+
+
+def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(list(suite.asset_key)),
+        name=f"ge_{suite.name}",
+        blocking=suite.blocking,
+        pool=WAREHOUSE_POOL,
+        description=f"{suite.description} (Great Expectations suite {suite.path.name}"
+        f"{', blocks downstream assets on a critical failure' if suite.blocking else ''})",
+    )
+    def _check() -> dg.AssetCheckResult:
+        cols = columns_of(suite)
+        with connect(read_only=True) as con:
+            df = con.sql(f"select {', '.join(cols) or '*'} from {suite.table}").df()
+        passed, outcomes = validate(suite, df)
+        critical_failed = any(not o.success and o.severity == "critical" for o in outcomes)
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR if critical_failed else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows_validated": len(df),
+                "expectations": len(outcomes),
+                "failed": sum(not o.success for o in outcomes),
+                "results": dg.MetadataValue.md(markdown_table([
+                    {"expectation": o.expectation,
+                     "kwargs": ", ".join(f"{k}={v}" for k, v in o.kwargs.items()),
+                     "severity": o.severity, "passed": o.success, "observed": o.observed}
+                    for o in outcomes
+                ])),
+            },
+        )
+
+    return _check
+
+
+ge_checks = [build_ge_check(s) for s in load_suites(EXPECTATIONS_DIR)]

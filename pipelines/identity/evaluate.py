@@ -1,0 +1,30 @@
+"""Pairwise precision and recall of a clustering against known truth."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _pairs(sizes: pd.Series) -> int:
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
+    """`predicted`: source_system, source_record_id, customer_id; `truth`: the same key and
+    person_id. Scores over records present in both."""
+    key = ["source_system", "source_record_id"]
+    both = predicted[key + ["customer_id"]].merge(truth[key + ["person_id"]], on=key)
+    predicted_pairs = _pairs(both.groupby("customer_id").size())
+    true_pairs = _pairs(both.groupby("person_id").size())
+    correct = _pairs(both.groupby(["customer_id", "person_id"]).size())
+    precision = correct / predicted_pairs if predicted_pairs else 1.0
+    recall = correct / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "records": len(both),
+        "customers": int(both["customer_id"].nunique()),
+        "persons": int(both["person_id"].nunique()),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }

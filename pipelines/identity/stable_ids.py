@@ -1,0 +1,75 @@
+"""Stable customer ids across runs.
+
+A persistent map source record -> customer_id. New clusters get new ids; a cluster that holds
+records of several earlier customers keeps the oldest id and records the others as merged
+into it; an earlier customer whose records now fall in several clusters keeps its id in the
+largest part, and the other parts get new ids (a split). Every change is an event.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ID_PREFIX = "C"
+ID_WIDTH = 9
+
+
+def format_id(number: int) -> str:
+    return f"{ID_PREFIX}{number:0{ID_WIDTH}d}"
+
+
+def id_number(customer_id: str) -> int:
+    return int(customer_id[len(ID_PREFIX):])
+
+
+def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`clusters`: source_system, source_record_id, cluster (+ any other columns, kept).
+    `previous`: source_system, source_record_id, customer_id from the last run (or None).
+    Returns (clusters with customer_id, events: event_type, customer_id, other_customer_id)."""
+    key = ["source_system", "source_record_id"]
+    df = clusters.copy()
+    if previous is not None and len(previous):
+        df = df.merge(previous[key + ["customer_id"]].rename(columns={"customer_id": "prev_id"}),
+                      on=key, how="left")
+    else:
+        df["prev_id"] = pd.NA
+    events: list[tuple[str, str, str | None]] = []
+
+    # Splits: an old id spread over several clusters stays with its largest part.
+    held = df.dropna(subset=["prev_id"]).groupby(["prev_id", "cluster"]).size().rename("n")
+    held = held.reset_index().sort_values(["prev_id", "n", "cluster"], ascending=[True, False, True])
+    keeper = held.drop_duplicates("prev_id")
+    kept = set(zip(keeper["prev_id"], keeper["cluster"]))
+    for prev_id, clus in zip(held["prev_id"], held["cluster"]):
+        if (prev_id, clus) not in kept:
+            events.append(("split", prev_id, f"cluster:{clus}"))
+
+    # Each cluster keeps the oldest (lowest) of the ids it still holds.
+    candidates = keeper.assign(num=keeper["prev_id"].map(id_number)).sort_values("num")
+    survivor = candidates.drop_duplicates("cluster").set_index("cluster")["prev_id"]
+    for prev_id, clus in zip(candidates["prev_id"], candidates["cluster"]):
+        if survivor[clus] != prev_id:
+            events.append(("merge", survivor[clus], prev_id))
+
+    # Clusters without an id get new ones, in a deterministic order.
+    next_number = 1
+    if previous is not None and len(previous):
+        next_number = max(previous["customer_id"].map(id_number)) + 1
+    order = df.groupby("cluster")[key].min().sort_values(key)
+    new_clusters = [c for c in order.index if c not in survivor.index]
+    new_ids = {c: format_id(next_number + i) for i, c in enumerate(new_clusters)}
+    ids = {**survivor.to_dict(), **new_ids}
+    df["customer_id"] = df["cluster"].map(ids)
+    split_parts = {e[2] for e in events if e[0] == "split"}
+    for clus, cid in new_ids.items():
+        kind = "split_off" if f"cluster:{clus}" in split_parts else "create"
+        events.append((kind, cid, None))
+    # resolve split events to the new ids of the parts
+    resolved = []
+    for kind, cid, other in events:
+        if kind == "split":
+            resolved.append((kind, cid, ids[int(other.split(":")[1])]))
+        elif kind != "split_off":
+            resolved.append((kind, cid, other))
+    ev = pd.DataFrame(resolved, columns=["event_type", "customer_id", "other_customer_id"])
+    return df.drop(columns=["prev_id"]), ev

@@ -1,0 +1,67 @@
+"""File registry: which landing file was loaded, as which batch, with what counts.
+
+Loading is idempotent: a file whose path and sha256 are already registered as loaded is
+skipped; a file whose content changed is a new batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+DDL = [
+    """create table if not exists raw.file_registry (
+        path varchar not null,
+        contract varchar not null,
+        size_bytes bigint not null,
+        sha256 varchar not null,
+        batch_id varchar not null,
+        status varchar not null,      -- loaded | failed
+        rows_read bigint,
+        rows_loaded bigint,
+        rows_quarantined bigint,
+        error varchar,
+        loaded_at timestamptz not null
+    )""",
+    """create table if not exists raw.quarantine (
+        contract varchar not null,
+        _source_file varchar not null,
+        _source_row bigint,
+        _batch_id varchar not null,
+        _ingested_at timestamptz not null,
+        reason varchar not null,
+        original_text varchar
+    )""",
+]
+
+
+def ensure_tables(con) -> None:
+    for ddl in DDL:
+        con.sql(ddl)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def already_loaded(con, path: Path, sha256: str) -> bool:
+    return bool(
+        con.sql(
+            "select count(*) from raw.file_registry "
+            "where path = ? and sha256 = ? and status = 'loaded'",
+            params=[str(path), sha256],
+        ).fetchone()[0]
+    )
+
+
+def record(con, *, path: Path, contract: str, sha256: str, batch_id: str, status: str,
+           rows_read=None, rows_loaded=None, rows_quarantined=None, error=None) -> None:
+    con.sql(
+        "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        params=[str(path), contract, path.stat().st_size, sha256, batch_id, status,
+                rows_read, rows_loaded, rows_quarantined, error],
+    )
