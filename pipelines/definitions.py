@@ -9,7 +9,7 @@ from pipelines.defs.automation import (
     ingest_landing_job,
     landing_files_sensor,
     weekly_refresh_job,
-    weekly_refresh_schedule,
+    weekly_refresh_job_schedule,
 )
 from pipelines.defs.dbt import dbt_bi, dbt_features, dbt_marts, dbt_resource, dbt_staging
 from pipelines.defs.identity import customer_map
@@ -23,7 +23,7 @@ defs = dg.Definitions(
             dbt_bi, serving_files],
     asset_checks=ge_checks,
     jobs=[weekly_refresh_job, ingest_landing_job, backfill_snapshots_job],
-    schedules=[weekly_refresh_schedule],
+    schedules=[weekly_refresh_job_schedule],
     sensors=[landing_files_sensor],
     resources={"dbt": dbt_resource},
     # Steps run one after another in the run's process: on 2 cores the multiprocess executor

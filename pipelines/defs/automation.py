@@ -1,6 +1,5 @@
 """Jobs, the weekly schedule and the landing-folder sensor."""
 
-from __future__ import annotations
 
 import hashlib
 import os
@@ -33,16 +32,24 @@ backfill_snapshots_job = dg.define_asset_job(
     "backfill over the weeks you need (one dbt run for the whole range).",
 )
 
-weekly_refresh_schedule = dg.build_schedule_from_partitioned_job(
-    weekly_refresh_job,
+SCHEDULE_CRON = (f"0 {int(os.environ.get('C360_SCHEDULE_HOUR', '6'))} * * "
+                 f"{int(os.environ.get('C360_SCHEDULE_DAY_OF_WEEK', '1'))}")
+
+
+@dg.schedule(
     name="weekly_refresh_job_schedule",
-    description="Every week, after the week closes, refresh everything for that week. Day, hour "
-    "and timezone: C360_SCHEDULE_DAY_OF_WEEK (0=Sunday), C360_SCHEDULE_HOUR, C360_SCHEDULE_TZ.",
-    day_of_week=int(os.environ.get("C360_SCHEDULE_DAY_OF_WEEK", "1")),
-    hour_of_day=int(os.environ.get("C360_SCHEDULE_HOUR", "6")),
-    minute_of_hour=0,
+    job=weekly_refresh_job,
+    cron_schedule=SCHEDULE_CRON,
     execution_timezone=os.environ.get("C360_SCHEDULE_TZ", "UTC"),
+    description="Every week (default Monday 06:00 UTC) refresh everything for the week that just "
+    "closed. Configure with C360_SCHEDULE_DAY_OF_WEEK (0=Sunday), C360_SCHEDULE_HOUR and "
+    "C360_SCHEDULE_TZ.",
 )
+def weekly_refresh_job_schedule(context: dg.ScheduleEvaluationContext):
+    key = weekly_partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
+    if key is None:
+        return dg.SkipReason("no complete week yet")
+    return dg.RunRequest(run_key=key, partition_key=key)
 
 
 def landing_fingerprint(landing_dir: Path) -> str:

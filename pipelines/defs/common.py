@@ -1,6 +1,5 @@
 """Shared Dagster pieces: the warehouse writer pool, weekly partitions, owners."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,10 +1,11 @@
 """dbt assets: staging, marts, weekly features (partitioned) and BI marts."""
 
-from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -93,4 +94,6 @@ def dbt_bi(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
-dbt_resource = DbtCliResource(project_dir=dbt_project)
+# dbt from this virtualenv, also when the venv is not activated (e.g. `make demo`).
+dbt_resource = DbtCliResource(project_dir=dbt_project,
+                              dbt_executable=str(Path(sys.executable).parent / "dbt"))

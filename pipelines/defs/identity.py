@@ -1,6 +1,5 @@
 """Identity resolution asset: staging records in, identity.customer_map out."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Ingestion assets: one per source contract, loading landing files into raw.*."""
 
-from __future__ import annotations
 
 import dagster as dg
 

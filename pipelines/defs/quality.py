@@ -1,6 +1,5 @@
 """Great Expectations suites from expectations/*.json as Dagster asset checks."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Publish step: bi.* to a read-only serving DuckDB file and Parquet, swapped in atomically."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -112,12 +112,13 @@ def typed_expr(col: Column, value: str) -> str:
     return f"try_cast({value} as {col.sql_type})"
 
 
-def source_relation(contract: Contract, path: Path, con) -> tuple[str, list[Column], str]:
-    """SQL of the file as text columns named by vendor header plus `_source_row`, the
-    columns found, and the expression of a row's original text."""
+def source_relation(contract: Contract, path: Path, con, name: Path) -> tuple[str, list[Column], str]:
+    """SQL of the file `path` (a UTF-8 copy of the landing file `name`) as text columns named
+    by vendor header plus `_source_row`, the columns found, and the expression of a row's
+    original text."""
     if contract.format == "csv":
         header = csv_header(path, contract.delimiter)
-        cols = check_columns(contract, path, header)
+        cols = check_columns(contract, name, header)
         columns = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
         sql = (
             f"select row_number() over () as _source_row, * from read_csv({lit(str(path))}, "
@@ -136,18 +137,19 @@ def source_relation(contract: Contract, path: Path, con) -> tuple[str, list[Colu
         keys = con.sql(
             f"select distinct unnest(json_keys(line)) from ({lines}) where json_valid(line)"
         ).fetchall()
-        cols = check_columns(contract, path, [k[0] for k in keys])
+        cols = check_columns(contract, name, [k[0] for k in keys])
         extracted = ", ".join(
-            f"json_extract_string(line, {lit('$.' + q(c.source))}) as {q(c.source)}" for c in cols
+            f"case when _valid then json_extract_string(line, {lit('$.' + q(c.source))}) end "
+            f"as {q(c.source)}" for c in cols
         )
-        sql = (f"select _source_row, line as _line, json_valid(line) as _valid, {extracted} "
-               f"from ({lines})")
+        sql = (f"select _source_row, line as _line, _valid, {extracted} "
+               f"from (select *, json_valid(line) as _valid from ({lines}))")
         return sql, cols, "_line"
     # parquet: native types, read as text so typing is the same for every format
     names = [r[0] for r in con.sql(
         f"select name from parquet_schema({lit(str(path))}) where num_children is null"
     ).fetchall()]
-    cols = check_columns(contract, path, names)
+    cols = check_columns(contract, name, names)
     casts = ", ".join(f"cast({q(n)} as varchar) as {q(n)}" for n in names)
     sql = (f"select file_row_number + 1 as _source_row, {casts} "
            f"from read_parquet({lit(str(path))}, file_row_number=true)")
@@ -164,7 +166,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
     now = datetime.now(UTC)
     batch_id = f"{now:%Y%m%dT%H%M%S}-{sha256[:12]}"
     with utf8_copy(path, contract.encoding) as readable:
-        sql, cols, original = source_relation(contract, readable, con)
+        sql, cols, original = source_relation(contract, readable, con, path)
         con.sql("drop table if exists _rejects; drop table if exists _rejects_scan")
         con.sql(f"create or replace temp table _src as {sql}")
         rejects = []
@@ -183,8 +185,8 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
             f"case when {text[c.name]} is null and {str(c.required).lower()} "
             f"then {lit(f'required column {c.source!r} is empty')} "
             f"when {text[c.name]} is not null and {typed[c.name]} is null "
-            f"then {lit(f'column {c.source!r}: cannot read ')} || {text[c.name]} "
-            f"|| {lit(f' as {c.type}')} end"
+            f"then {lit(f'column {c.source!r}: cannot read ' + chr(39))} || {text[c.name]} "
+            f"|| {lit(chr(39) + f' as {c.type}')} end"
         )
     reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')"
     con.sql(

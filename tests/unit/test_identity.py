@@ -1,0 +1,93 @@
+import pandas as pd
+
+from pipelines.identity.deterministic import cluster, names_compatible
+from pipelines.identity.evaluate import pairwise_scores
+from pipelines.identity.stable_ids import assign_ids
+
+
+def records(rows):
+    cols = ["source_system", "source_record_id", "name_key", "is_role_mailbox", "email_key",
+            "phone_e164", "loyalty_card_number", "weibo_handle"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_names_compatible_allows_typos_and_partial_names_but_not_relatives():
+    assert names_compatible("wang wei", "wnag wei")
+    assert names_compatible("wei", "wang wei")
+    assert not names_compatible("wang wei", "fang wang")
+    assert not names_compatible("john smith", "jane smith")
+
+
+def test_shared_identifiers_are_demoted_and_do_not_merge_people():
+    df = records([
+        ("crm", "1", "wang wei", False, "ww@qq.com", "+8613800138000", None, None),
+        ("shop", "2", "wang wei", False, "ww@qq.com", None, None, None),
+        ("shop", "3", "fang wang", False, None, "+8613800138000", None, None),  # family phone
+        ("crm", "4", "john smith", True, "info@b.com", None, None, None),
+        ("shop", "5", "anna lee", True, "info@b.com", None, None, None),  # role mailbox
+        ("social", "6", None, False, None, None, None, "ww88"),
+        ("crm", "7", "wang wei", False, None, None, "LC1", "ww88"),
+        ("shop", "8", "wang wei", False, None, None, "LC1", None),
+    ])
+    out, demoted = cluster(df)
+    cid = dict(zip(out["source_record_id"], out["cluster"]))
+    assert cid["1"] == cid["2"]
+    assert cid["3"] != cid["1"]
+    assert cid["4"] != cid["5"]
+    assert cid["6"] == cid["7"] == cid["8"]
+    assert set(demoted["reason"]) == {"different_people", "role_mailbox"}
+    assert out.set_index("source_record_id").loc["3", "match_rule"] == "singleton"
+
+
+def test_too_many_records_on_one_identifier_is_demoted():
+    df = records([("shop", str(i), None, False, None, "+8613800000000", None, None)
+                  for i in range(12)])
+    out, demoted = cluster(df)
+    assert out["cluster"].nunique() == 12
+    assert demoted["reason"].tolist() == ["shared_by_too_many_records"]
+
+
+def clusters(assignments):
+    return pd.DataFrame(
+        [("crm", rid, c) for rid, c in assignments],
+        columns=["source_system", "source_record_id", "cluster"],
+    )
+
+
+def test_ids_are_stable_across_runs_and_merges_keep_the_oldest():
+    first, events = assign_ids(clusters([("a", 0), ("b", 1), ("c", 2)]), None)
+    assert set(events["event_type"]) == {"create"}
+    ids = dict(zip(first["source_record_id"], first["customer_id"]))
+    # same clustering again: same ids, no events
+    again, events = assign_ids(clusters([("c", 0), ("a", 1), ("b", 2)]), first)
+    assert dict(zip(again["source_record_id"], again["customer_id"])) == ids
+    assert events.empty
+    # a and b merge: the older (lower) id survives, the merge is an event
+    merged, events = assign_ids(clusters([("a", 0), ("b", 0), ("c", 1)]), first)
+    m = dict(zip(merged["source_record_id"], merged["customer_id"]))
+    assert m["a"] == m["b"] == min(ids["a"], ids["b"])
+    assert events.to_dict("records") == [
+        {"event_type": "merge", "customer_id": min(ids["a"], ids["b"]),
+         "other_customer_id": max(ids["a"], ids["b"])}
+    ]
+
+
+def test_split_keeps_id_in_largest_part():
+    first, _ = assign_ids(clusters([("a", 0), ("b", 0), ("c", 0)]), None)
+    old = first["customer_id"].iloc[0]
+    split, events = assign_ids(clusters([("a", 0), ("b", 0), ("c", 1)]), first)
+    s = dict(zip(split["source_record_id"], split["customer_id"]))
+    assert s["a"] == s["b"] == old and s["c"] != old
+    assert events.to_dict("records") == [
+        {"event_type": "split", "customer_id": old, "other_customer_id": s["c"]}
+    ]
+
+
+def test_pairwise_scores():
+    pred = pd.DataFrame({"source_system": ["crm"] * 4, "source_record_id": list("abcd"),
+                         "customer_id": ["X", "X", "X", "Y"]})
+    truth = pd.DataFrame({"source_system": ["crm"] * 4, "source_record_id": list("abcd"),
+                          "person_id": ["p", "p", "q", "q"]})
+    scores = pairwise_scores(pred, truth)
+    assert scores["precision"] == 1 / 3  # predicted pairs ab, ac, bc; only ab true
+    assert scores["recall"] == 1 / 2  # true pairs ab, cd
