@@ -34,7 +34,7 @@ def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS):
     from pipelines.definitions import defs
 
     first, last = snapshot_range(end_sunday, weeks)
-    job = defs.get_job_def("weekly_refresh_job")
+    job = defs.resolve_job_def("weekly_refresh_job")
     return job.execute_in_process(
         instance=dg.DagsterInstance.get(),
         tags={"dagster/asset_partition_range_start": first,

@@ -35,7 +35,7 @@ def publish(serving_dir: Path) -> dict[str, int]:
     try:
         with connect(read_only=True) as con:
             tables = bi_tables(con)
-            con.sql(f"attach '{tmp_db}' as serving")
+            con.sql(f"attach '{tmp_db}' as serving (read_only false)")
             con.sql("create schema serving.bi")
             for table in tables:
                 con.sql(f"create table serving.bi.{table} as select * from bi.{table}")

@@ -13,7 +13,6 @@ from pipelines.defs.common import weekly_partitions
 weekly_refresh_job = dg.define_asset_job(
     "weekly_refresh_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=weekly_partitions,
     description="Full weekly refresh: ingest new exports, rebuild the single customer view, "
     "the week's feature snapshot, all models and scores, and publish the BI files.",
 )
@@ -26,8 +25,7 @@ ingest_landing_job = dg.define_asset_job(
 
 backfill_snapshots_job = dg.define_asset_job(
     "backfill_snapshots_job",
-    selection=dg.AssetSelection.keys(dg.AssetKey(["marts", "customer_features_weekly"])),
-    partitions_def=weekly_partitions,
+    selection=dg.AssetSelection.assets(dg.AssetKey(["marts", "customer_features_weekly"])),
     description="(Re)build weekly feature snapshots for a range of weeks; launch it as a "
     "backfill over the weeks you need (one dbt run for the whole range).",
 )

@@ -1,0 +1,74 @@
+"""Snapshot of the Dagster graph: catches accidental changes of keys, groups, jobs, pools."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    import os
+
+    os.environ.setdefault("C360_DATA_DIR", str(tmp_path_factory.mktemp("defs")))
+    from pipelines.definitions import defs
+
+    return defs
+
+
+def test_asset_groups_follow_the_layers(defs):
+    graph = defs.resolve_asset_graph()
+    groups = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add("/".join(key.path))
+    assert groups["raw"] == {f"raw/{n}" for n in (
+        "crm__contacts", "crm__tickets", "crm__campaign_members", "shop__customers",
+        "shop__orders", "shop__order_lines", "social__profiles", "social__interactions")}
+    assert groups["identity"] == {"identity/customer_map"}
+    assert groups["ml"] == {"ml/customer_segments", "ml/customer_value", "ml/customer_churn"}
+    assert groups["serving"] == {"serving/customer360"}
+    assert {"marts/customers", "marts/customer_360", "marts/customer_features_weekly",
+            "marts/orders", "marts/customer_identities"} <= groups["marts"]
+    assert {"bi/customer_360", "bi/customer_segments", "bi/customer_value",
+            "bi/customer_churn", "bi/customer_identities"} == groups["bi"]
+    assert "staging/int_customer_records_unioned" in groups["staging"]
+
+
+def test_layers_depend_one_way(defs):
+    import dagster as dg
+
+    graph = defs.resolve_asset_graph()
+    order = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving"]
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        for parent in node.parent_keys:
+            assert order.index(graph.get(parent).group_name) <= order.index(node.group_name), (
+                f"{key} depends on {parent}")
+    assert dg.AssetKey(["identity", "customer_map"]) in graph.get(
+        dg.AssetKey(["marts", "customers"])).parent_keys
+
+
+def test_jobs_schedule_sensor_and_executor(defs):
+    assert {j.name for j in defs.jobs} == {
+        "weekly_refresh_job", "ingest_landing_job", "backfill_snapshots_job"}
+    assert [s.name for s in defs.schedules] == ["weekly_refresh_job_schedule"]
+    assert [s.name for s in defs.sensors] == ["landing_files_sensor"]
+    job = defs.resolve_job_def("weekly_refresh_job")
+    assert job.executor_def.name == "in_process"
+    assert job.partitions_def is not None
+
+
+def test_warehouse_writers_share_one_pool(defs):
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assets_def = graph.get(key).assets_def
+        pools = {node.pool for node in assets_def.node_def.iterate_op_defs()}
+        assert pools == {"duckdb_writer"}, key
+
+
+def test_blocking_checks_guard_the_single_customer_view(defs):
+    graph = defs.resolve_asset_graph()
+    blocking = {
+        (k.asset_key.to_user_string(), k.name)
+        for k in graph.asset_check_keys
+        if graph.get_check_spec(k).blocking
+    }
+    assert ("marts/customer_360", "ge_customer_360") in blocking
+    assert ("identity/customer_map", "one_customer_per_record") in blocking
