@@ -52,7 +52,9 @@ FEATURES = "customer_features_weekly"
 def dbt_build_args(dbt_vars: dict | None = None) -> list[str]:
     """The dbt command of every dbt asset: build (models and their tests); dagster-dbt adds
     the selection of the assets being materialised."""
-    args = ["build"]
+    # buildable: a test that also reads an upstream model (e.g. a reconciliation against
+    # staging) runs with the model it is attached to, not with the upstream one.
+    args = ["build", "--indirect-selection", "buildable"]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     return args

@@ -178,8 +178,6 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
     text = {c.name: f"nullif(trim({q(c.source)}), '')" for c in cols}
     typed = {c.name: typed_expr(c, text[c.name]) for c in cols}
     problems = []
-    if contract.format == "jsonl":
-        problems.append("case when not _valid then 'line is not valid JSON' end")
     for c in cols:
         problems.append(
             f"case when {text[c.name]} is null and {str(c.required).lower()} "
@@ -189,6 +187,8 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
             f"|| {lit(chr(39) + f' as {c.type}')} end"
         )
     reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')"
+    if contract.format == "jsonl":
+        reason = f"case when not _valid then 'line is not valid JSON' else {reason} end"
     con.sql(
         f"create or replace temp table _typed as select _source_row, {reason} as _reason, "
         f"{original} as _original, "

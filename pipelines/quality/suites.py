@@ -73,6 +73,10 @@ def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutc
     context = _context()
     data = suite.data
     gx_suite = gx.ExpectationSuite(name=data["name"], expectations=data["expectations"])
+    if len(gx_suite.expectations) != len(data["expectations"]):
+        # GE logs and drops an expectation it cannot build; a suite must never shrink silently
+        raise ValueError(f"{suite.path}: {len(data['expectations'])} expectations in the file, "
+                         f"only {len(gx_suite.expectations)} could be built")
     source_name = f"pandas_{suite.name}"
     try:
         source = context.data_sources.get(source_name)
@@ -93,7 +97,7 @@ def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutc
             expectation=r.expectation_config.type,
             kwargs={k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"},
             success=bool(r.success),
-            severity=str(r.expectation_config.severity),
+            severity=getattr(r.expectation_config.severity, "value", str(r.expectation_config.severity)),
             observed=r.result.get("observed_value", r.result.get("unexpected_count")),
         )
         for r in result.results

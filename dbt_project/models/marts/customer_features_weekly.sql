@@ -9,7 +9,7 @@
 ) }}
 
 with events as (
-    select customer_id, ordered_at as at, 1 as paid_orders, amount_cny as revenue_cny,
+    select customer_id, ordered_at as event_at, 1 as paid_orders, amount_cny as revenue_cny,
            0 as refunds, 0 as tickets, 0 as complaints, 0 as social, 0 as responses
     from {{ ref('orders') }} where is_paid and customer_id is not null
     union all
@@ -27,18 +27,17 @@ with events as (
 ),
 
 bounds as (
+    -- Mondays of the first and last week to build; default: the newest week with events
     select
-        {% if var('snapshot_from') %}cast('{{ var("snapshot_from") }}' as date)
-        {% else %}cast(date_trunc('week', max(at)) as date){% endif %} as from_week,
-        {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date)
-        {% else %}cast(date_trunc('week', max(at)) as date){% endif %} as to_week
-    from events
+        {% if var('snapshot_from') %}cast('{{ var("snapshot_from") }}' as date){% else %}newest{% endif %} as from_week,
+        {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date){% else %}newest{% endif %} as to_week
+    from (select cast(date_trunc('week', max(event_at)) as date) as newest from events) as latest
 ),
 
 weekly as (
     select
         customer_id,
-        cast(date_trunc('week', at) as date) as week_start,
+        cast(date_trunc('week', event_at) as date) as week_start,
         sum(paid_orders) as paid_orders,
         sum(revenue_cny) as revenue_cny,
         sum(refunds) as refunds,
@@ -46,10 +45,10 @@ weekly as (
         sum(complaints) as complaints,
         sum(social) as social,
         sum(responses) as responses,
-        max(case when paid_orders = 1 then at end) as last_order_at,
-        min(at) as first_event_at
+        max(case when paid_orders = 1 then event_at end) as last_order_at,
+        min(event_at) as first_event_at
     from events
-    where at < (select to_week + 7 from bounds)
+    where event_at < (select to_week + 7 from bounds)
     group by 1, 2
 ),
 
@@ -115,21 +114,22 @@ rolled as (
 select
     customer_id,
     cast(week_start + 6 as date) as snapshot_date,
-    date_diff('day', first_event_at, cast(week_start + 7 as timestamp)) as tenure_days,
-    date_diff('day', last_order_at, cast(week_start + 7 as timestamp)) as days_since_last_order,
-    paid_orders_90d as orders_90d,
-    paid_orders_365d as orders_365d,
-    paid_orders_total as orders_total,
-    revenue_cny_90d as revenue_90d_cny,
-    revenue_cny_365d as revenue_365d_cny,
-    revenue_cny_total as revenue_total_cny,
-    revenue_cny_total / nullif(paid_orders_total, 0) as avg_order_value_cny,
-    refunds_365d,
-    distinct_categories_total,
-    tickets_90d,
-    complaints_90d,
-    complaints_365d,
-    social_90d as social_interactions_90d,
-    responses_365d as campaign_responses_365d
+    cast(date_diff('day', first_event_at, cast(week_start + 7 as timestamp)) as integer) as tenure_days,
+    cast(date_diff('day', last_order_at, cast(week_start + 7 as timestamp)) as integer)
+        as days_since_last_order,
+    cast(paid_orders_90d as integer) as orders_90d,
+    cast(paid_orders_365d as integer) as orders_365d,
+    cast(paid_orders_total as integer) as orders_total,
+    cast(revenue_cny_90d as double) as revenue_90d_cny,
+    cast(revenue_cny_365d as double) as revenue_365d_cny,
+    cast(revenue_cny_total as double) as revenue_total_cny,
+    cast(revenue_cny_total / nullif(paid_orders_total, 0) as double) as avg_order_value_cny,
+    cast(refunds_365d as integer) as refunds_365d,
+    cast(distinct_categories_total as integer) as distinct_categories_total,
+    cast(tickets_90d as integer) as tickets_90d,
+    cast(complaints_90d as integer) as complaints_90d,
+    cast(complaints_365d as integer) as complaints_365d,
+    cast(social_90d as integer) as social_interactions_90d,
+    cast(responses_365d as integer) as campaign_responses_365d
 from rolled
 where week_start between (select from_week from bounds) and (select to_week from bounds)

@@ -1,0 +1,374 @@
+"""Churn: labels from future orders, a time-split calibrated HistGradientBoosting, reasons.
+
+churned = 1 when a customer places no paid order in (snapshot_date, snapshot_date + horizon].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from models_ml._frames import day, numeric, openmp_threads, utc_naive
+from models_ml.config import ChurnConfig
+
+SCORE_COLUMNS = [
+    "customer_id",
+    "snapshot_date",
+    "churn_probability",
+    "risk_band",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+]
+
+
+@dataclass
+class ChurnModel:
+    """Calibrated classifier plus what scoring and reason codes need."""
+
+    estimator: CalibratedClassifierCV  # sklearn; predict_proba(frame[feature_cols])[:, 1]
+    base: HistGradientBoostingClassifier  # the uncalibrated booster inside `estimator`
+    feature_cols: list[str]
+    reference: dict[str, float]  # training medians, the "typical customer" for reasons
+    config: ChurnConfig = field(default_factory=ChurnConfig)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated churn probability for each row."""
+        return self.estimator.predict_proba(numeric(frame, self.feature_cols))[:, 1]
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """Snapshot dates (date objects, strings or timestamps) as naive midnight timestamps."""
+    ts = pd.to_datetime(values)
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.dt.normalize().astype("datetime64[ns]")
+
+
+def label_snapshots(
+    snapshots: pd.DataFrame,
+    orders: pd.DataFrame,
+    horizon_days: int = ChurnConfig.horizon_days,
+    data_end: date | None = None,
+) -> pd.DataFrame:
+    """Add `churned` (1.0 / 0.0, NaN when the horizon passes `data_end`).
+
+    A snapshot is labeled only when snapshot_date + horizon <= data_end (default: the last order
+    date). Order days are UTC dates of ``ordered_at``; an order on the snapshot day itself does
+    not count (it belongs to the snapshot's features).
+    """
+    out = snapshots.copy()
+    snap_day = _dates(out["snapshot_date"])
+    orders = orders[orders["customer_id"].notna()]
+    paid = (
+        pd.DataFrame(
+            {
+                "customer_id": orders["customer_id"].astype(str),
+                "order_day": utc_naive(orders["ordered_at"])
+                .dt.normalize()
+                .astype("datetime64[ns]"),
+            }
+        )
+        .dropna()
+        .drop_duplicates()
+    )
+    end = day(data_end) if data_end is not None else paid["order_day"].max()
+
+    keys = pd.DataFrame(
+        {
+            "row": np.arange(len(out)),
+            "customer_id": out["customer_id"].astype(str).to_numpy(),
+            "snap_day": snap_day.to_numpy(),
+        }
+    ).sort_values("snap_day", kind="stable")
+    nxt = pd.merge_asof(
+        keys,
+        paid.sort_values("order_day").rename(columns={"order_day": "next_order"}),
+        left_on="snap_day",
+        right_on="next_order",
+        by="customer_id",
+        direction="forward",
+        allow_exact_matches=False,  # strictly after the snapshot day
+    ).sort_values("row")
+    horizon_end = nxt["snap_day"] + pd.Timedelta(days=horizon_days)
+    churned = np.where(nxt["next_order"].notna() & (nxt["next_order"] <= horizon_end), 0.0, 1.0)
+    churned[(horizon_end > end).to_numpy()] = np.nan
+    out["churned"] = churned
+    return out
+
+
+def _calibration_split(dates: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(older dates to fit the booster, latest dates to calibrate it)."""
+    n_calib = min(max(1, round(fraction * len(dates))), len(dates) - 1)
+    return dates[:-n_calib], dates[-n_calib:]
+
+
+def _split_dates(dates: np.ndarray, cfg: ChurnConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fit dates, calibration dates, validation dates), oldest first, disjoint in time."""
+    if len(dates) < 3:
+        raise ValueError(f"need at least 3 labeled snapshot dates, got {len(dates)}")
+    n_train = min(max(2, math.ceil(cfg.train_fraction * len(dates))), len(dates) - 1)
+    train, valid = dates[:n_train], dates[n_train:]
+    if cfg.embargo_days:
+        valid = valid[valid > train[-1] + np.timedelta64(cfg.embargo_days, "D")]
+        if not len(valid):
+            raise ValueError(f"no validation dates left after a {cfg.embargo_days}-day embargo")
+    return (*_calibration_split(train, cfg.calibration_fraction), valid)
+
+
+def _booster(
+    feature_cols: Sequence[str], cfg: ChurnConfig, seed: int
+) -> HistGradientBoostingClassifier:
+    monotonic = {c: s for c, s in cfg.monotonic.items() if c in feature_cols}
+    return HistGradientBoostingClassifier(
+        max_iter=cfg.max_iter,
+        learning_rate=cfg.learning_rate,
+        max_leaf_nodes=cfg.max_leaf_nodes,
+        l2_regularization=cfg.l2_regularization,
+        monotonic_cst=monotonic or None,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+def _fit_calibrated(
+    data: pd.DataFrame,
+    fit_dates: np.ndarray,
+    calib_dates: np.ndarray,
+    feature_cols: list[str],
+    cfg: ChurnConfig,
+    seed: int,
+) -> ChurnModel:
+    """Booster on `fit_dates`, frozen, then calibrated on `calib_dates` (prefit-style)."""
+    fit, calib = data[data["_day"].isin(fit_dates)], data[data["_day"].isin(calib_dates)]
+    x_fit = numeric(fit, feature_cols)
+    base = _booster(feature_cols, cfg, seed).fit(x_fit, fit["churned"].astype(int))
+    method = "isotonic" if len(calib) >= cfg.isotonic_min_rows else "sigmoid"
+    # FrozenEstimator replaces the removed cv="prefit": nothing is refitted, and the folds of
+    # cv only split the calibration rows between identical frozen predictions (2 = cheapest).
+    calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=method, cv=2)
+    calibrated.fit(numeric(calib, feature_cols), calib["churned"].astype(int))
+    reference = x_fit.median().fillna(0.0).to_dict()
+    return ChurnModel(calibrated, base, feature_cols, reference, cfg)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def _day_str(value: np.datetime64) -> str:
+    return str(pd.Timestamp(value).date())
+
+
+def train_churn(
+    labeled: pd.DataFrame,
+    feature_cols: Sequence[str],
+    seed: int | None = None,
+    config: ChurnConfig | None = None,
+) -> tuple[ChurnModel, dict[str, Any]]:
+    """Train on the older ~70 % of labeled snapshot dates, validate on the later ones.
+
+    The booster (NaN-aware, monotonic in days_since_last_order) is fitted on the oldest training
+    dates and calibrated (FrozenEstimator + CalibratedClassifierCV; isotonic from 1000 rows,
+    else sigmoid) on the latest training dates; validation dates are never seen in fitting.
+    Metrics on validation: roc_auc, pr_auc, brier, log_loss and baseline_auc_days_since_last_order
+    (the raw feature as the score), plus the date ranges used.
+
+    With ``config.refit_on_all`` (default) the returned model is then refitted the same way on
+    all labeled dates (booster on the older ones, calibration on the latest
+    ``calibration_fraction``); the ``final_*`` metrics describe that fit. Otherwise the returned
+    model is exactly the validated one.
+    """
+    cfg = config or ChurnConfig()
+    with openmp_threads(cfg.n_threads):
+        return _train(labeled, list(feature_cols), cfg.seed if seed is None else seed, cfg)
+
+
+def _train(
+    labeled: pd.DataFrame, feature_cols: list[str], seed: int, cfg: ChurnConfig
+) -> tuple[ChurnModel, dict[str, Any]]:
+    start = time.perf_counter()
+    data = labeled[labeled["churned"].notna()].copy()
+    data["_day"] = _dates(data["snapshot_date"])
+    all_dates = np.sort(data["_day"].unique())
+    fit_d, calib_d, valid_d = _split_dates(all_dates, cfg)
+
+    model = _fit_calibrated(data, fit_d, calib_d, feature_cols, cfg, seed)
+    valid = data[data["_day"].isin(valid_d)]
+    x_valid, yv = numeric(valid, feature_cols), valid["churned"].astype(int).to_numpy()
+    p = np.clip(model.estimator.predict_proba(x_valid)[:, 1], 1e-6, 1 - 1e-6)
+    y_fit = data.loc[data["_day"].isin(fit_d), "churned"]
+    metrics: dict[str, Any] = {
+        "roc_auc": _auc(yv, p),
+        "pr_auc": float(average_precision_score(yv, p)) if yv.any() else float("nan"),
+        "brier": float(brier_score_loss(yv, p)),
+        "log_loss": float(log_loss(yv, p, labels=[0, 1])),
+        "roc_auc_uncalibrated": _auc(yv, model.base.predict_proba(x_valid)[:, 1]),
+    }
+    if "days_since_last_order" in feature_cols:
+        # never ordered ranks as the longest gap (roc_auc_score rejects infinity)
+        days = x_valid["days_since_last_order"]
+        baseline = days.fillna(days.max() + 1).fillna(0).to_numpy()
+        metrics["baseline_auc_days_since_last_order"] = _auc(yv, baseline)
+    metrics |= {
+        "n_train": len(y_fit),
+        "n_calibration": int(data["_day"].isin(calib_d).sum()),
+        "n_valid": len(yv),
+        "churn_rate_train": float(y_fit.mean()),
+        "churn_rate_valid": float(yv.mean()),
+        "calibration_method": model.estimator.method,
+        "train_min_date": _day_str(fit_d[0]),
+        "train_max_date": _day_str(calib_d[-1]),
+        "calibration_min_date": _day_str(calib_d[0]),
+        "valid_min_date": _day_str(valid_d[0]),
+        "valid_max_date": _day_str(valid_d[-1]),
+    }
+    if cfg.refit_on_all:
+        final_fit, final_calib = _calibration_split(all_dates, cfg.calibration_fraction)
+        model = _fit_calibrated(data, final_fit, final_calib, feature_cols, cfg, seed)
+        metrics |= {
+            "final_train_max_date": _day_str(final_fit[-1]),
+            "final_calibration_min_date": _day_str(final_calib[0]),
+            "final_calibration_max_date": _day_str(final_calib[-1]),
+        }
+    metrics["fit_seconds"] = time.perf_counter() - start
+    return model, metrics
+
+
+# --- reasons ---------------------------------------------------------------------------------
+
+
+def _n(v: float) -> str:
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
+
+
+def _count(singular: str, plural: str, window: str) -> Callable[[float, float], str]:
+    def phrase(v: float, ref: float) -> str:
+        if v == 0:
+            return f"no {plural} {window}"
+        noun = singular if v == 1 else plural
+        return f"{'only ' if v < ref else ''}{_n(v)} {noun} {window}"
+
+    return phrase
+
+
+def _money(window: str) -> Callable[[float, float], str]:
+    def phrase(v: float, ref: float) -> str:
+        if v == 0:
+            return f"nothing spent {window}"
+        return f"{'only ' if v < ref else ''}{v:,.0f} CNY spent {window}"
+
+    return phrase
+
+
+def _days(v: float, ref: float) -> str:
+    return f"customer for only {_n(v)} days" if v < ref else f"customer for {_n(v)} days"
+
+
+_REASONS: dict[str, Callable[[float, float], str]] = {
+    "days_since_last_order": lambda v, ref: f"no order for {_n(v)} days",
+    "tenure_days": _days,
+    "orders_90d": _count("order", "orders", "in 90 days"),
+    "orders_365d": _count("order", "orders", "in 365 days"),
+    "orders_total": _count("order", "orders", "in total"),
+    "revenue_90d_cny": _money("in 90 days"),
+    "revenue_365d_cny": _money("in 365 days"),
+    "revenue_total_cny": _money("in total"),
+    "avg_order_value_cny": lambda v, ref: f"average order {v:,.0f} CNY",
+    "refunds_365d": _count("refund", "refunds", "in 365 days"),
+    "distinct_categories_365d": _count("category", "categories", "bought in 365 days"),
+    "distinct_categories_total": _count("category", "categories", "bought in total"),
+    "tickets_90d": _count("support ticket", "support tickets", "in 90 days"),
+    "complaints_90d": _count("complaint", "complaints", "in 90 days"),
+    "complaints_365d": _count("complaint", "complaints", "in 365 days"),
+    "social_interactions_90d": _count("social interaction", "social interactions", "in 90 days"),
+    "campaign_responses_365d": _count("campaign response", "campaign responses", "in 365 days"),
+}
+
+
+def reason_text(feature: str, value: float, reference: float) -> str:
+    """A feature value in words, e.g. 'no order for 120 days', '2 complaints in 90 days'.
+
+    Missing values read as 0 (counts and amounts are null when nothing happened), except a
+    missing days_since_last_order, which means no order on record.
+    """
+    if value is None or not np.isfinite(value):
+        if feature == "days_since_last_order":
+            return "no order on record"
+        value = 0.0
+    phrase = _REASONS.get(feature)
+    if phrase is None:
+        return f"{feature.replace('_', ' ')} {'high' if value > reference else 'low'} ({_n(value)})"
+    return phrase(float(value), float(reference))
+
+
+def contributions(model: ChurnModel, x: pd.DataFrame) -> np.ndarray:
+    """Rows x features: drop in churn probability when a feature is set to its training median.
+
+    Uses the uncalibrated booster (isotonic calibration is piecewise flat and would hide small
+    effects). One vectorised predict per feature; positive = the value raises the risk.
+    """
+    p = model.base.predict_proba(x)[:, 1]
+    out = np.empty((len(x), len(model.feature_cols)))
+    for j, col in enumerate(model.feature_cols):
+        swapped = x.copy()
+        swapped[col] = model.reference[col]
+        out[:, j] = p - model.base.predict_proba(swapped)[:, 1]
+    return out
+
+
+def score_churn(
+    model: ChurnModel,
+    latest_snapshot: pd.DataFrame,
+    feature_cols: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Churn probability, risk band (high >= 0.6, medium >= 0.3, else low) and top-3 reasons.
+
+    Reasons are the features whose actual value raises the risk most versus a typical (median)
+    customer, in words; fewer than three strong ones leave empty strings.
+    """
+    cfg = model.config
+    cols = list(feature_cols) if feature_cols is not None else model.feature_cols
+    if cols != model.feature_cols:
+        raise ValueError("feature_cols differ from the columns the model was trained on")
+    x = numeric(latest_snapshot, cols)
+    with openmp_threads(cfg.n_threads):
+        prob = model.estimator.predict_proba(x)[:, 1]
+        delta = contributions(model, x)
+    band = np.where(
+        prob >= cfg.high_risk, "high", np.where(prob >= cfg.medium_risk, "medium", "low")
+    )
+
+    k = min(3, cfg.n_reasons, len(cols))
+    top = np.argsort(-delta, axis=1, kind="stable")[:, :k]
+    values = x.to_numpy()
+    reasons = np.full((len(x), 3), "", dtype=object)
+    for j, col in enumerate(cols):  # words per feature, only where that feature is a top reason
+        rows, ranks = np.nonzero(top == j)
+        strong = delta[rows, j] >= cfg.min_reason_delta
+        rows, ranks = rows[strong], ranks[strong]
+        ref = model.reference[col]
+        reasons[rows, ranks] = [reason_text(col, v, ref) for v in values[rows, j]]
+
+    out = pd.DataFrame(
+        {
+            "customer_id": latest_snapshot["customer_id"].astype(str).to_numpy(),
+            "snapshot_date": _dates(latest_snapshot["snapshot_date"]).dt.date.to_numpy(),
+            "churn_probability": prob,
+            "risk_band": band,
+        }
+    )
+    for i in range(3):
+        out[f"reason_{i + 1}"] = reasons[:, i]  # sorted by strength: no gaps before a reason
+    return out[SCORE_COLUMNS]

@@ -1,0 +1,169 @@
+"""Churn labels, time-split training, scoring and reasons (models_ml.churn)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models_ml.churn import SCORE_COLUMNS, label_snapshots, reason_text, score_churn, train_churn
+from models_ml.config import ChurnConfig
+
+FEATURES = [
+    "tenure_days", "days_since_last_order", "orders_90d", "orders_365d", "revenue_90d_cny",
+    "avg_order_value_cny", "complaints_90d", "tickets_90d",
+]  # fmt: skip
+
+
+def test_labels_on_a_hand_made_case() -> None:
+    snapshots = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "a", "d"],
+            "snapshot_date": [date(2024, 1, 1)] * 3 + [date(2024, 3, 15), date(2024, 1, 31)],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "d"],
+            "ordered_at": pd.to_datetime(
+                [
+                    "2024-01-01 10:00",  # snapshot day itself: does not count
+                    "2024-03-31 23:00",  # day 90: inside the horizon
+                    "2024-04-01 00:30",  # day 91: outside
+                    "2024-01-31 12:00",  # only on its snapshot day
+                ]
+            ).tz_localize("UTC"),
+            "amount_cny": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
+    labeled = label_snapshots(snapshots, orders, horizon_days=90, data_end=date(2024, 5, 1))
+    assert labeled["churned"].iloc[:3].tolist() == [0.0, 1.0, 1.0]
+    assert np.isnan(labeled["churned"].iloc[3])  # 2024-03-15 + 90 d is after data_end
+    assert labeled["churned"].iloc[4] == 1.0  # 2024-01-31 + 90 d = 2024-04-30 <= data_end
+    assert list(labeled.columns) == ["customer_id", "snapshot_date", "churned"]
+
+
+def test_label_boundary_is_data_end_inclusive() -> None:
+    snapshots = pd.DataFrame({"customer_id": ["x"], "snapshot_date": [date(2024, 1, 1)]})
+    orders = pd.DataFrame({"customer_id": ["y"], "ordered_at": [pd.Timestamp("2024-01-01")]})
+    on_time = label_snapshots(snapshots, orders, 90, data_end=date(2024, 3, 31))
+    too_late = label_snapshots(snapshots, orders, 90, data_end=date(2024, 3, 30))
+    assert on_time["churned"].iloc[0] == 1.0
+    assert np.isnan(too_late["churned"].iloc[0])
+
+
+def make_labeled(n_customers: int = 400, n_weeks: int = 30, seed: int = 3) -> pd.DataFrame:
+    """Weekly snapshots whose churn depends on recency, activity and complaints."""
+    rng = np.random.default_rng(seed)
+    n = n_customers * n_weeks
+    dates = pd.date_range("2023-01-02", periods=n_weeks, freq="7D").date
+    days = rng.exponential(60, n)
+    orders_90d = rng.poisson(np.clip(6 - days / 20, 0.2, None))
+    complaints = rng.poisson(0.3, n).astype(float)
+    logit = -1.0 + days / 40 - 0.4 * orders_90d + 0.8 * complaints
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.tile([f"c{i:04d}" for i in range(n_customers)], n_weeks),
+            "snapshot_date": np.repeat(dates, n_customers),
+            "tenure_days": rng.integers(30, 1500, n).astype(float),
+            "days_since_last_order": days,
+            "orders_90d": orders_90d.astype(float),
+            "orders_365d": (orders_90d + rng.poisson(3, n)).astype(float),
+            "revenue_90d_cny": orders_90d * rng.gamma(4, 50, n),
+            "avg_order_value_cny": rng.gamma(4, 50, n),
+            "complaints_90d": complaints,
+            "tickets_90d": rng.poisson(0.5, n).astype(float),
+        }
+    )
+    frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+    frame.loc[rng.random(n) < 0.05, "complaints_90d"] = np.nan  # nulls are allowed
+    return frame
+
+
+# one OpenMP thread: on a shared CI core, waiting threads made this fit 60x slower
+ONE_THREAD = ChurnConfig(n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    labeled = make_labeled()
+    model, metrics = train_churn(labeled, FEATURES, seed=42, config=ONE_THREAD)
+    return labeled, model, metrics
+
+
+def test_time_split_trains_on_older_dates(trained) -> None:
+    labeled, _, metrics = trained
+    assert metrics["train_min_date"] == str(labeled["snapshot_date"].min())
+    assert metrics["train_max_date"] < metrics["valid_min_date"]
+    assert metrics["calibration_min_date"] <= metrics["train_max_date"]
+    assert metrics["valid_max_date"] == str(labeled["snapshot_date"].max())
+    n_dates = labeled["snapshot_date"].nunique()
+    n_valid_dates = len(
+        pd.date_range(metrics["valid_min_date"], metrics["valid_max_date"], freq="7D")
+    )
+    assert n_valid_dates == n_dates - round(0.7 * n_dates)
+    assert metrics["n_train"] + metrics["n_calibration"] + metrics["n_valid"] == len(labeled)
+    # the returned model is refitted on all dates, calibrated on the latest ones
+    assert metrics["final_calibration_max_date"] == str(labeled["snapshot_date"].max())
+    assert metrics["final_train_max_date"] < metrics["final_calibration_min_date"]
+
+
+def test_validated_model_can_be_returned_as_is() -> None:
+    labeled = make_labeled(100, 12)
+    _, metrics = train_churn(labeled, FEATURES, config=ChurnConfig(refit_on_all=False, n_threads=1))
+    assert "final_train_max_date" not in metrics
+    with pytest.raises(ValueError, match="embargo"):
+        train_churn(labeled, FEATURES, config=ChurnConfig(embargo_days=400, n_threads=1))
+
+
+def test_metrics_show_signal(trained) -> None:
+    _, _, metrics = trained
+    assert metrics["roc_auc"] > 0.7
+    assert 0 < metrics["pr_auc"] <= 1
+    assert 0 < metrics["brier"] < 0.25
+    assert metrics["log_loss"] > 0
+    assert 0.5 < metrics["baseline_auc_days_since_last_order"] < 1
+
+
+def test_scores_bands_and_reasons(trained) -> None:
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    latest = latest.drop(columns="churned")
+    scored = score_churn(model, latest, FEATURES)
+    assert list(scored.columns) == SCORE_COLUMNS
+    assert len(scored) == len(latest)
+    assert scored["churn_probability"].between(0, 1).all()
+    expected_band = np.where(
+        scored["churn_probability"] >= 0.6,
+        "high",
+        np.where(scored["churn_probability"] >= 0.3, "medium", "low"),
+    )
+    assert (scored["risk_band"] == expected_band).all()
+    for col in ("reason_1", "reason_2", "reason_3"):
+        assert scored[col].map(lambda s: isinstance(s, str)).all()
+    # a reason never follows an empty slot
+    assert not ((scored["reason_1"] == "") & (scored["reason_2"] != "")).any()
+    high = scored[scored["risk_band"] == "high"]
+    assert (high["reason_1"] != "").all()
+    assert high["reason_1"].str.contains("no order for").any()
+
+
+def test_more_days_since_last_order_never_lowers_risk(trained) -> None:
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    base = score_churn(model, latest, FEATURES)["churn_probability"]
+    later = latest.assign(days_since_last_order=latest["days_since_last_order"] + 60)
+    shifted = score_churn(model, later, FEATURES)["churn_probability"]
+    assert shifted.mean() > base.mean()
+    assert (shifted.to_numpy() >= base.to_numpy() - 1e-12).all()  # monotonic constraint
+
+
+def test_reason_text() -> None:
+    assert reason_text("days_since_last_order", 120, 30) == "no order for 120 days"
+    assert reason_text("complaints_90d", 2, 0) == "2 complaints in 90 days"
+    assert reason_text("complaints_90d", 1, 0) == "1 complaint in 90 days"
+    assert reason_text("orders_90d", 0, 2) == "no orders in 90 days"
+    assert reason_text("revenue_90d_cny", float("nan"), 100) == "nothing spent in 90 days"
+    assert reason_text("some_new_feature", 3, 1) == "some new feature high (3)"

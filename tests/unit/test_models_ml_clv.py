@@ -1,0 +1,166 @@
+"""BG/NBD + Gamma-Gamma CLV (models_ml.clv) and its MLflow pyfunc. One MAP fit per module."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models_ml.clv import (
+    OUTPUT_COLUMNS,
+    ClvModel,
+    clv_summary,
+    fit_clv,
+    load_clv,
+    predict_clv,
+    save_clv,
+    value_tiers,
+)
+
+AS_OF = date(2024, 7, 1)
+
+
+def make_orders(n: int = 300, seed: int = 7) -> pd.DataFrame:
+    """Poisson purchasing with geometric dropout, plus two hand-made customers."""
+    rng = np.random.default_rng(seed)
+    end = pd.Timestamp(AS_OF)
+    start = end - pd.Timedelta(days=730)
+    rows = []
+    for i in range(n):
+        rate, p_drop, spend = rng.gamma(1.0, 1 / 20), rng.beta(1, 4), rng.gamma(4, 60)
+        t = float(rng.integers(0, 700))
+        while t < 730:
+            rows.append((f"c{i:04d}", start + pd.Timedelta(days=t), rng.gamma(6, spend / 6)))
+            if rng.random() < p_drop:
+                break
+            t += rng.exponential(1 / rate)
+    week = pd.Timedelta(weeks=1)
+    for w in (70, 56, 42, 28, 14, 1):  # still buying every quarter
+        rows.append(("steady", end - w * week, 300.0))
+    for w in (70, 69, 68, 67, 66, 65):  # same count, stopped 65 weeks ago
+        rows.append(("stopped", end - w * week, 300.0))
+    df = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount_cny"])
+    df["order_id"] = [f"o{i}" for i in range(len(df))]
+    return df
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    return make_orders()
+
+
+@pytest.fixture(scope="module")
+def model(orders: pd.DataFrame) -> ClvModel:
+    return fit_clv(orders, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def predictions(model: ClvModel, orders: pd.DataFrame) -> pd.DataFrame:
+    return predict_clv(model, orders, AS_OF)
+
+
+def test_summary_is_in_weeks(orders: pd.DataFrame) -> None:
+    summary = clv_summary(orders, AS_OF).set_index("customer_id")
+    assert summary.loc["steady", "frequency"] == 5
+    assert summary.loc["steady", "T"] == pytest.approx(70.0)
+    assert summary.loc["steady", "recency"] == pytest.approx(69.0)
+    assert (summary["recency"] <= summary["T"]).all()
+
+
+def test_predictions_non_negative(predictions: pd.DataFrame, model: ClvModel) -> None:
+    assert list(predictions.columns) == OUTPUT_COLUMNS
+    assert predictions["customer_id"].is_unique
+    values = predictions[["expected_purchases_12m", "p_alive", "predicted_clv_12m"]]
+    assert np.isfinite(values.to_numpy()).all()
+    assert (values >= 0).all().all()
+    assert predictions["p_alive"].le(1).all()
+    assert model.gamma_gamma is not None and model.population_mean_spend > 0
+
+
+def test_one_time_buyers_get_population_mean_spend(predictions, model) -> None:
+    one_time = predictions[predictions["frequency"] == 0]
+    assert len(one_time) > 0
+    assert np.allclose(one_time["expected_spend_cny"], model.population_mean_spend)
+
+
+def test_recent_repeat_buyer_expected_to_buy_more(predictions: pd.DataFrame) -> None:
+    by_id = predictions.set_index("customer_id")
+    steady, stopped = by_id.loc["steady"], by_id.loc["stopped"]
+    assert steady["frequency"] == stopped["frequency"]
+    assert steady["expected_purchases_12m"] > stopped["expected_purchases_12m"]
+    assert steady["p_alive"] > stopped["p_alive"]
+    assert steady["predicted_clv_12m"] > stopped["predicted_clv_12m"]
+
+
+def test_discounting_lowers_value(model: ClvModel, orders: pd.DataFrame, predictions) -> None:
+    discounted = predict_clv(model, orders, AS_OF, discount_rate_monthly=0.01)
+    ratio = discounted["predicted_clv_12m"].sum() / predictions["predicted_clv_12m"].sum()
+    assert 0.9 < ratio < 1.0
+
+
+def test_value_tiers_shares(predictions: pd.DataFrame) -> None:
+    tiers = value_tiers(predictions)
+    shares = tiers.value_counts(normalize=True)
+    assert shares["top"] == pytest.approx(0.2, abs=0.01)
+    assert shares["middle"] == pytest.approx(0.3, abs=0.01)
+    assert shares["base"] == pytest.approx(0.5, abs=0.01)
+    top_min = predictions.loc[tiers == "top", "predicted_clv_12m"].min()
+    assert top_min >= predictions.loc[tiers == "middle", "predicted_clv_12m"].max()
+
+
+def test_save_load_round_trip(model, orders, predictions, tmp_path) -> None:
+    paths = save_clv(model, tmp_path / "clv")
+    reloaded = load_clv(paths)
+    again = predict_clv(reloaded, orders, AS_OF)
+    pd.testing.assert_frame_equal(again, predictions)
+    # parameters only: the per-customer fit data is not written by default
+    import arviz as az
+
+    saved = az.from_netcdf(paths["bgnbd"])
+    assert saved.fit_data.sizes["index"] == 1
+    assert "observed_data" not in saved.groups()
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path):
+    """A throwaway SQLite store; MLflow's globals and env vars are restored afterwards."""
+    import mlflow
+
+    from models_ml import tracking
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+    saved = {k: os.environ.get(k) for k in keys}
+    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", "clv-test", tmp_path / "artifacts")
+    yield tracking
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def test_register_and_load_pyfunc(model, orders, predictions, mlflow_store) -> None:
+    import mlflow
+
+    tracking = mlflow_store
+    version = tracking.log_and_register(
+        "customer_value", "clv", model, {"customers": len(predictions)},
+        {"mean_clv_12m": float(predictions["predicted_clv_12m"].mean())}, {}, None,
+    )  # fmt: skip
+    assert version == 1
+    client = mlflow.MlflowClient()
+    run = client.get_run(client.get_model_version_by_alias("customer_value", "champion").run_id)
+    assert {"map_r", "map_alpha", "map_a", "map_b", "map_p", "map_q", "map_v"} <= set(
+        run.data.metrics
+    )
+    loaded = mlflow.pyfunc.load_model("models:/customer_value@champion")
+    summary = clv_summary(orders, AS_OF).head(20)
+    out = loaded.predict(summary)
+    expected = predictions.head(20)
+    np.testing.assert_allclose(out["predicted_clv_12m"], expected["predicted_clv_12m"], rtol=1e-9)
+    assert list(out["customer_id"]) == list(expected["customer_id"])

@@ -1,0 +1,123 @@
+"""MLflow logging and registration (models_ml.tracking) against a temporary SQLite store."""
+
+from __future__ import annotations
+
+import os
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from models_ml import tracking
+from models_ml.churn import train_churn
+from models_ml.config import ChurnConfig
+from models_ml.segments import fit_clusters
+
+COLS = ["days_since_last_order", "orders_90d", "revenue_90d_cny"]
+
+
+_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A throwaway SQLite store; MLflow's globals and env vars are restored afterwards."""
+    saved = {k: os.environ.get(k) for k in _MLFLOW_ENV}
+    tmp_path = tmp_path_factory.mktemp("mlflow")
+    experiment_id = tracking.configure(
+        f"sqlite:///{tmp_path}/mlflow.db", "customer360-test", tmp_path / "artifacts"
+    )
+    yield tmp_path, experiment_id
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def features(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "days_since_last_order": rng.exponential(60, n),
+            "orders_90d": rng.poisson(2, n),
+            "revenue_90d_cny": rng.lognormal(5, 1, n),
+        }
+    )
+
+
+def test_segmentation_registered_as_champion(store) -> None:
+    tmp_path, experiment_id = store
+    frame = features()
+    model, _, profiles, metrics = fit_clusters(frame, COLS, k_range=[3, 4])
+    version = tracking.log_and_register(
+        name="customer_segmentation",
+        model_kind="sklearn",
+        model=model,
+        params={"k": metrics["k"], "api_token": "do-not-log", "rows": frame},
+        metrics=metrics,
+        artifacts={"cluster_profiles.csv": profiles},
+        input_example=frame[COLS].head(5),
+    )
+    assert version == 1
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias("customer_segmentation", "champion")
+    assert int(mv.version) == 1
+    run = client.get_run(mv.run_id)
+    assert run.info.experiment_id == experiment_id
+    assert run.data.params == {"k": str(metrics["k"])}  # no secret, no frame
+    assert run.data.metrics["surrogate_fidelity"] == pytest.approx(metrics["surrogate_fidelity"])
+    assert run.data.tags["log1p_columns"] == metrics["log1p_columns"]
+    artifacts = {a.path for a in client.list_artifacts(mv.run_id)}
+    assert {"cluster_profiles.csv", "surrogate_rules.txt"} <= artifacts
+    assert str(tmp_path / "artifacts") in run.info.artifact_uri
+
+    loaded = mlflow.pyfunc.load_model("models:/customer_segmentation@champion")
+    # the logged schema is all-double; MLflow refuses to upcast int64 columns by itself
+    with pytest.raises(mlflow.exceptions.MlflowException, match="int64"):
+        loaded.predict(frame[COLS])
+    assert (loaded.predict(frame[COLS].astype(float)) == model.predict(frame[COLS])).all()
+    sk = mlflow.sklearn.load_model("models:/customer_segmentation@champion")
+    assert (sk.predict(frame[COLS]) == model.predict(frame[COLS])).all()
+
+
+def test_churn_model_registered_and_alias_moves(store) -> None:
+    rng = np.random.default_rng(1)
+    frames = []
+    for week in range(8):
+        f = features(150, seed=week)
+        f["snapshot_date"] = pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=week)
+        p = 1 / (1 + np.exp(-(f["days_since_last_order"] / 30 - 2)))
+        f["churned"] = (rng.random(len(f)) < p).astype(float)
+        frames.append(f)
+    labeled = pd.concat(frames, ignore_index=True)
+    model, metrics = train_churn(labeled, COLS, config=ChurnConfig(n_threads=1))
+    versions = [
+        tracking.log_and_register(
+            "customer_churn", "sklearn", model, {"features": ",".join(COLS)}, metrics, {},
+            labeled[COLS].head(5),
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    assert versions == [1, 2]
+    client = MlflowClient()
+    assert int(client.get_model_version_by_alias("customer_churn", "champion").version) == 2
+    loaded = mlflow.pyfunc.load_model("models:/customer_churn@champion")
+    proba = np.asarray(loaded.predict(labeled[COLS].astype(float).head(10)))
+    np.testing.assert_allclose(proba[:, 1], model.predict_proba(labeled.head(10)))
+    run = client.get_run(client.get_model_version("customer_churn", "2").run_id)
+    assert run.data.tags["valid_min_date"] == metrics["valid_min_date"]
+    assert "churn_reference.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_per_customer_artifacts_are_refused(store) -> None:
+    model, assignments, _, _ = fit_clusters(features(), COLS, k_range=[3])
+    with pytest.raises(ValueError, match="per-customer"):
+        tracking.log_and_register(
+            "customer_segmentation", "sklearn", model, {}, {}, {"a.csv": assignments}, None
+        )
