@@ -11,11 +11,11 @@ edge list before clustering.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, permutations
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -31,14 +31,30 @@ class Guards:
     token_similarity: float = 0.85  # Jaro-Winkler for two name tokens to count as one
 
 
+def _token_matches(token: str, others: list[str], threshold: float) -> bool:
+    """A name token matches the other name when it is an initial of one of its tokens, part of
+    one, or close (Jaro-Winkler) to one of its tokens or to two or three of them run together
+    (pinyin given names are written 'Deyan' as often as 'De Yan')."""
+    if len(token) == 1:
+        return any(o.startswith(token) for o in others)
+    if any(token in o for o in others):
+        return True
+    candidates = set(others)
+    for n in (2, 3):
+        candidates.update("".join(p) for p in permutations(others, n))
+    return any(JaroWinkler.similarity(token, c) >= threshold
+               or (min(len(token), len(c)) >= 5 and OSA.distance(token, c) <= 1)
+               for c in candidates)
+
+
 def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity) -> bool:
-    """Could two order-free name keys belong to one person? Every token of the shorter name
-    must match a token of the other (typos allowed): 'wang wei' ~ 'wnag wei' ~ 'wei', but
+    """Could two order-free name keys belong to one person? Every token of one name must
+    match the other name (typos, initials, joined syllables allowed): 'wang wei' ~
+    'wnag wei' ~ 'wei', 'deyan he' ~ 'de he yan', 'katherine r' ~ 'katherine reed', but
     'wang wei' !~ 'wang fang'."""
-    short, long_ = sorted((a.split(), b.split()), key=len)
-    return all(
-        max(JaroWinkler.similarity(t, u) for u in long_) >= threshold for t in short
-    )
+    ta, tb = a.split()[:6], b.split()[:6]  # names are short; bounds the permutations
+    return (all(_token_matches(t, tb, threshold) for t in ta)
+            or all(_token_matches(t, ta, threshold) for t in tb))
 
 
 def identifiers(records: pd.DataFrame) -> pd.DataFrame:

@@ -91,3 +91,14 @@ def test_pairwise_scores():
     scores = pairwise_scores(pred, truth)
     assert scores["precision"] == 1 / 3  # predicted pairs ab, ac, bc; only ab true
     assert scores["recall"] == 1 / 2  # true pairs ab, cd
+
+
+def test_names_compatible_handles_pinyin_syllables_initials_and_typos():
+    assert names_compatible("de he yan", "deyan he")
+    assert names_compatible("an han xin", "anxin han")
+    assert names_compatible("gao hao qiu", "gaoqiuhao")
+    assert names_compatible("chun li wei", "li wiechun")
+    assert names_compatible("bin wen", "binwen zhang")
+    assert names_compatible("katherine r", "katherine reed")
+    assert names_compatible("allen emiyl", "allen emily")
+    assert not names_compatible("allen emily", "allen mark")
