@@ -19,8 +19,16 @@ from pipelines.defs.quality import ge_checks
 from pipelines.defs.serving import serving_files
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, dbt_staging, customer_map, dbt_marts, dbt_features, *ml_assets,
-            dbt_bi, serving_files],
+    assets=[
+        *ingestion_assets,
+        dbt_staging,
+        customer_map,
+        dbt_marts,
+        dbt_features,
+        *ml_assets,
+        dbt_bi,
+        serving_files,
+    ],
     asset_checks=ge_checks,
     jobs=[weekly_refresh_job, ingest_landing_job, backfill_snapshots_job],
     schedules=[weekly_refresh_job_schedule],

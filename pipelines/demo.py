@@ -37,8 +37,11 @@ def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS):
     job = defs.resolve_job_def("weekly_refresh_job")
     return job.execute_in_process(
         instance=dg.DagsterInstance.get(),
-        tags={"dagster/asset_partition_range_start": first,
-              "dagster/asset_partition_range_end": last, "customer360/run": "demo"},
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+            "customer360/run": "demo",
+        },
         raise_on_error=False,
     )
 
@@ -47,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--end-date", type=date.fromisoformat,
-                        default=last_complete_sunday(date.today()))
+    parser.add_argument(
+        "--end-date", type=date.fromisoformat, default=last_complete_sunday(date.today())
+    )
     parser.add_argument("--regenerate", action="store_true", help="rewrite the sample exports")
     args = parser.parse_args(argv)
 
@@ -62,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sample exports written to {s.landing_dir} in {time.perf_counter() - t0:.0f} s")
     t1 = time.perf_counter()
     result = run_pipeline(args.end_date)
-    print(f"Dagster run {result.run_id}: {'success' if result.success else 'FAILED'} "
-          f"in {time.perf_counter() - t1:.0f} s")
+    print(
+        f"Dagster run {result.run_id}: {'success' if result.success else 'FAILED'} "
+        f"in {time.perf_counter() - t1:.0f} s"
+    )
     if not result.success:
         for event in result.all_events:
             if event.is_failure:

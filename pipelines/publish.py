@@ -17,10 +17,13 @@ SERVING_FILE = "customer360.duckdb"
 
 
 def bi_tables(con) -> list[str]:
-    return [r[0] for r in con.sql(
-        "select table_name from information_schema.tables where table_schema = 'bi' "
-        "and table_type = 'BASE TABLE' order by 1"
-    ).fetchall()]
+    return [
+        r[0]
+        for r in con.sql(
+            "select table_name from information_schema.tables where table_schema = 'bi' "
+            "and table_type = 'BASE TABLE' order by 1"
+        ).fetchall()
+    ]
 
 
 def publish(serving_dir: Path) -> dict[str, int]:

@@ -109,7 +109,7 @@ def name_tokens(value: str | None) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def name_key(first: str | None, last: str | None = None) -> str | None:
-    """Order-free name key: pinyin/latin tokens sorted and joined ('王伟', 'Wei Wang' -> 'wang wei')."""
+    """Order-free name key: pinyin/latin tokens, sorted ('王伟', 'Wei Wang' -> 'wang wei')."""
     tokens = name_tokens(first) + name_tokens(last)
     return " ".join(sorted(tokens)) if tokens else None
 

@@ -18,7 +18,9 @@ SCHEMAS = ("raw", "staging", "identity", "marts", "ml", "bi")
 
 
 @contextmanager
-def connect(path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | None = None, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     s = settings()
     path = path or s.warehouse_path
     if not read_only:

@@ -1,6 +1,5 @@
 """Jobs, the weekly schedule and the landing-folder sensor."""
 
-
 import hashlib
 import os
 from pathlib import Path
@@ -30,8 +29,10 @@ backfill_snapshots_job = dg.define_asset_job(
     "backfill over the weeks you need (one dbt run for the whole range).",
 )
 
-SCHEDULE_CRON = (f"0 {int(os.environ.get('C360_SCHEDULE_HOUR', '6'))} * * "
-                 f"{int(os.environ.get('C360_SCHEDULE_DAY_OF_WEEK', '1'))}")
+SCHEDULE_CRON = (
+    f"0 {int(os.environ.get('C360_SCHEDULE_HOUR', '6'))} * * "
+    f"{int(os.environ.get('C360_SCHEDULE_DAY_OF_WEEK', '1'))}"
+)
 
 
 @dg.schedule(
@@ -56,7 +57,8 @@ def landing_fingerprint(landing_dir: Path) -> str:
         return ""
     entries = sorted(
         f"{p.relative_to(landing_dir)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-        for p in landing_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+        for p in landing_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
     )
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 

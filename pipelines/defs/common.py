@@ -1,6 +1,5 @@
 """Shared Dagster pieces: the warehouse writer pool, weekly partitions, owners."""
 
-
 import dagster as dg
 
 from pipelines.config import settings
@@ -12,7 +11,9 @@ OWNERS = ["team:data-engineering"]
 
 # Weeks run Monday..Sunday (day_offset=1 matches DuckDB's date_trunc('week')); a partition's
 # snapshot is as of the end of its Sunday.
-weekly_partitions = dg.WeeklyPartitionsDefinition(start_date=settings().snapshot_start, day_offset=1)
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=settings().snapshot_start, day_offset=1
+)
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -1,6 +1,5 @@
 """dbt assets: staging, marts, weekly features (partitioned) and BI marts."""
 
-
 import json
 import sys
 from collections.abc import Mapping
@@ -68,34 +67,56 @@ def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
     }
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, select="resource_type:seed staging intermediate",
-            dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_staging")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="resource_type:seed staging intermediate",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="dbt_staging",
+)
 def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(dbt_build_args(),
-                       context=context).stream()
+    yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, select="marts", exclude=FEATURES,
-            dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_marts")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="marts",
+    exclude=FEATURES,
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="dbt_marts",
+)
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, select=FEATURES, dagster_dbt_translator=translator,
-            partitions_def=weekly_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-            pool=WAREHOUSE_POOL, name="dbt_customer_features_weekly")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select=FEATURES,
+    dagster_dbt_translator=translator,
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    name="dbt_customer_features_weekly",
+)
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     dbt_vars = snapshot_vars(context.partition_time_window)
     context.log.info(f"building weekly snapshots {dbt_vars}")
     yield from dbt.cli(dbt_build_args(dbt_vars), context=context).stream()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, select="bi", dagster_dbt_translator=translator,
-            pool=WAREHOUSE_POOL, name="dbt_bi")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="bi",
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+    name="dbt_bi",
+)
 def dbt_bi(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
 # dbt from this virtualenv, also when the venv is not activated (e.g. `make demo`).
-dbt_resource = DbtCliResource(project_dir=dbt_project,
-                              dbt_executable=str(Path(sys.executable).parent / "dbt"))
+dbt_resource = DbtCliResource(
+    project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
+)

@@ -1,6 +1,5 @@
 """Ingestion assets: one per source contract, loading landing files into raw.*."""
 
-
 import dagster as dg
 
 from pipelines.config import settings
@@ -26,8 +25,11 @@ def reconcile(con, contract: Contract) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name="rows_reconcile",
         passed=bad_files == 0 and loaded == in_table,
-        metadata={"files_not_reconciling": bad_files, "rows_loaded_per_registry": int(loaded),
-                  "rows_in_raw_table": in_table},
+        metadata={
+            "files_not_reconciling": bad_files,
+            "rows_loaded_per_registry": int(loaded),
+            "rows_in_raw_table": in_table,
+        },
     )
 
 
@@ -43,10 +45,19 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         description=f"{contract.description}. Files `{contract.files}` under the landing folder, "
         f"loaded per the contract `{contract.path.name if contract.path else contract.name}`; "
         "rows that cannot be parsed or typed go to raw.quarantine.",
-        check_specs=[dg.AssetCheckSpec("rows_reconcile", asset=key, blocking=True,
-                                       description="rows read = rows loaded + quarantined")],
-        metadata={"contract": str(contract.path), "format": contract.format,
-                  "encoding": contract.encoding},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rows_reconcile",
+                asset=key,
+                blocking=True,
+                description="rows read = rows loaded + quarantined",
+            )
+        ],
+        metadata={
+            "contract": str(contract.path),
+            "format": contract.format,
+            "encoding": contract.encoding,
+        },
     )
     def _ingest(context: dg.AssetExecutionContext):
         with connect() as con:
@@ -67,10 +78,19 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
                 "rows_loaded": sum(r.rows_loaded for r in loaded),
                 "rows_quarantined": sum(r.rows_quarantined for r in loaded),
                 "dagster/row_count": total_rows,
-                "files": dg.MetadataValue.md(markdown_table([
-                    {"file": r.path.name, "read": r.rows_read, "loaded": r.rows_loaded,
-                     "quarantined": r.rows_quarantined} for r in loaded
-                ])),
+                "files": dg.MetadataValue.md(
+                    markdown_table(
+                        [
+                            {
+                                "file": r.path.name,
+                                "read": r.rows_read,
+                                "loaded": r.rows_loaded,
+                                "quarantined": r.rows_quarantined,
+                            }
+                            for r in loaded
+                        ]
+                    )
+                ),
             }
         )
         yield check

@@ -1,6 +1,5 @@
 """Great Expectations suites from expectations/*.json as Dagster asset checks."""
 
-
 import dagster as dg
 
 from pipelines.config import EXPECTATIONS_DIR
@@ -41,12 +40,20 @@ def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
                 "rows_validated": len(df),
                 "expectations": len(outcomes),
                 "failed": sum(not o.success for o in outcomes),
-                "results": dg.MetadataValue.md(markdown_table([
-                    {"expectation": o.expectation,
-                     "kwargs": ", ".join(f"{k}={v}" for k, v in o.kwargs.items()),
-                     "severity": o.severity, "passed": o.success, "observed": o.observed}
-                    for o in outcomes
-                ])),
+                "results": dg.MetadataValue.md(
+                    markdown_table(
+                        [
+                            {
+                                "expectation": o.expectation,
+                                "kwargs": ", ".join(f"{k}={v}" for k, v in o.kwargs.items()),
+                                "severity": o.severity,
+                                "passed": o.success,
+                                "observed": o.observed,
+                            }
+                            for o in outcomes
+                        ]
+                    )
+                ),
             },
         )
 

@@ -1,14 +1,18 @@
 """Publish step: bi.* to a read-only serving DuckDB file and Parquet, swapped in atomically."""
 
-
 import dagster as dg
 
 from pipelines.config import settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from pipelines.publish import SERVING_FILE, publish
 
-BI_TABLES = ["customer_360", "customer_identities", "customer_segments", "customer_value",
-             "customer_churn"]
+BI_TABLES = [
+    "customer_360",
+    "customer_identities",
+    "customer_segments",
+    "customer_value",
+    "customer_churn",
+]
 
 
 @dg.asset(
@@ -26,9 +30,12 @@ BI_TABLES = ["customer_360", "customer_identities", "customer_segments", "custom
 def serving_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     serving_dir = settings().serving_dir
     counts = publish(serving_dir)
-    return dg.MaterializeResult(metadata={
-        "serving_file": dg.MetadataValue.path(str(serving_dir / SERVING_FILE)),
-        "parquet_dir": dg.MetadataValue.path(str(serving_dir / "parquet")),
-        "tables": dg.MetadataValue.md(markdown_table(
-            [{"table": f"bi.{t}", "rows": n} for t, n in counts.items()])),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "serving_file": dg.MetadataValue.path(str(serving_dir / SERVING_FILE)),
+            "parquet_dir": dg.MetadataValue.path(str(serving_dir / "parquet")),
+            "tables": dg.MetadataValue.md(
+                markdown_table([{"table": f"bi.{t}", "rows": n} for t, n in counts.items()])
+            ),
+        }
+    )

@@ -21,8 +21,12 @@ from scipy.sparse.csgraph import connected_components
 
 IDENTIFIER_KINDS = ("email_key", "phone_e164", "loyalty_card_number", "weibo_handle")
 RECORD_KEY = ["source_system", "source_record_id"]
-RULE_NAMES = {"email_key": "email", "phone_e164": "phone",
-              "loyalty_card_number": "loyalty_card", "weibo_handle": "weibo_handle"}
+RULE_NAMES = {
+    "email_key": "email",
+    "phone_e164": "phone",
+    "loyalty_card_number": "loyalty_card",
+    "weibo_handle": "weibo_handle",
+}
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,11 @@ def _token_matches(token: str, others: list[str], threshold: float) -> bool:
     candidates = set(others)
     for n in (2, 3):
         candidates.update("".join(p) for p in permutations(others, n))
-    return any(JaroWinkler.similarity(token, c) >= threshold
-               or (min(len(token), len(c)) >= 5 and OSA.distance(token, c) <= 1)
-               for c in candidates)
+    return any(
+        JaroWinkler.similarity(token, c) >= threshold
+        or (min(len(token), len(c)) >= 5 and OSA.distance(token, c) <= 1)
+        for c in candidates
+    )
 
 
 def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity) -> bool:
@@ -53,8 +59,9 @@ def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity)
     'wnag wei' ~ 'wei', 'deyan he' ~ 'de he yan', 'katherine r' ~ 'katherine reed', but
     'wang wei' !~ 'wang fang'."""
     ta, tb = a.split()[:6], b.split()[:6]  # names are short; bounds the permutations
-    return (all(_token_matches(t, tb, threshold) for t in ta)
-            or all(_token_matches(t, ta, threshold) for t in tb))
+    return all(_token_matches(t, tb, threshold) for t in ta) or all(
+        _token_matches(t, ta, threshold) for t in tb
+    )
 
 
 def identifiers(records: pd.DataFrame) -> pd.DataFrame:
@@ -63,13 +70,15 @@ def identifiers(records: pd.DataFrame) -> pd.DataFrame:
     for kind in IDENTIFIER_KINDS:
         part = records.loc[records[kind].notna(), ["name_key", "is_role_mailbox", kind]]
         parts.append(
-            pd.DataFrame({
-                "record": part.index.to_numpy(),
-                "kind": kind,
-                "value": part[kind].to_numpy(),
-                "name_key": part["name_key"].to_numpy(),
-                "is_role": part["is_role_mailbox"].eq(True).to_numpy() & (kind == "email_key"),
-            })
+            pd.DataFrame(
+                {
+                    "record": part.index.to_numpy(),
+                    "kind": kind,
+                    "value": part[kind].to_numpy(),
+                    "name_key": part["name_key"].to_numpy(),
+                    "is_role": part["is_role_mailbox"].eq(True).to_numpy() & (kind == "email_key"),
+                }
+            )
         )
     return pd.concat(parts, ignore_index=True)
 
@@ -87,8 +96,10 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     multi = named[named.duplicated(["kind", "value"], keep=False)]
     conflicts = set()
     for (kind, value), names in multi.groupby(["kind", "value"], sort=False)["name_key"]:
-        if any(not names_compatible(a, b, guards.token_similarity)
-               for a, b in combinations(names.tolist(), 2)):
+        if any(
+            not names_compatible(a, b, guards.token_similarity)
+            for a, b in combinations(names.tolist(), 2)
+        ):
             conflicts.add((kind, value))
     in_conflict = [(k, v) in conflicts for k, v in zip(shared["kind"], shared["value"])]
     reasons[np.array(in_conflict, dtype=bool) & reasons.isna().to_numpy()] = "different_people"
@@ -96,8 +107,9 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
 
 
-def cluster(records: pd.DataFrame, guards: Guards = Guards(),
-            extra_edges: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cluster(
+    records: pd.DataFrame, guards: Guards = Guards(), extra_edges: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign a cluster number to every record.
 
     `records` needs RECORD_KEY, name_key, is_role_mailbox and the IDENTIFIER_KINDS columns.
@@ -121,12 +133,16 @@ def cluster(records: pd.DataFrame, guards: Guards = Guards(),
         shape=(n, n),
     )
     _, labels = connected_components(graph, directed=False)
-    touched = pd.concat([
-        edges[["left", "rule"]].rename(columns={"left": "record"}),
-        edges[["right", "rule"]].rename(columns={"right": "record"}),
-    ]).drop_duplicates("record")
+    touched = pd.concat(
+        [
+            edges[["left", "rule"]].rename(columns={"left": "record"}),
+            edges[["right", "rule"]].rename(columns={"right": "record"}),
+        ]
+    ).drop_duplicates("record")
     out = records[RECORD_KEY].copy()
     out["cluster"] = labels
     out["match_rule"] = "singleton"
-    out.loc[touched["record"].to_numpy(), "match_rule"] = touched["rule"].replace(RULE_NAMES).to_numpy()
+    out.loc[touched["record"].to_numpy(), "match_rule"] = (
+        touched["rule"].replace(RULE_NAMES).to_numpy()
+    )
     return out, demoted

@@ -23,10 +23,10 @@ class IdentityResult:
     match_rules: dict[str, int]
 
 
-def resolve(con, guards: Guards = Guards()) -> IdentityResult:
+def resolve(con, guards: Guards | None = None) -> IdentityResult:
     cols = ", ".join(RECORD_KEY + ["name_key", "is_role_mailbox", *IDENTIFIER_KINDS])
     records = con.sql(f"select {cols} from {INPUT} order by source_system, source_record_id").df()
-    clusters, demoted = cluster(records, guards)
+    clusters, demoted = cluster(records, guards or Guards())
     previous = None
     if table_exists(con, "identity", "customer_map"):
         previous = con.sql(
@@ -53,10 +53,14 @@ def resolve(con, guards: Guards = Guards()) -> IdentityResult:
             "create table if not exists identity.id_events (event_at timestamptz, "
             "event_type varchar, customer_id varchar, other_customer_id varchar)"
         )
-        con.sql("insert into identity.id_events select now(), event_type, customer_id, "
-                "other_customer_id from _events")
-        con.sql("create or replace table identity.demoted_identifiers as "
-                "select kind, value, records, reason, now() as demoted_at from _demoted")
+        con.sql(
+            "insert into identity.id_events select now(), event_type, customer_id, "
+            "other_customer_id from _events"
+        )
+        con.sql(
+            "create or replace table identity.demoted_identifiers as "
+            "select kind, value, records, reason, now() as demoted_at from _demoted"
+        )
         con.sql("commit")
     except BaseException:
         con.sql("rollback")

@@ -19,25 +19,32 @@ def format_id(number: int) -> str:
 
 
 def id_number(customer_id: str) -> int:
-    return int(customer_id[len(ID_PREFIX):])
+    return int(customer_id[len(ID_PREFIX) :])
 
 
-def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def assign_ids(
+    clusters: pd.DataFrame, previous: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`clusters`: source_system, source_record_id, cluster (+ any other columns, kept).
     `previous`: source_system, source_record_id, customer_id from the last run (or None).
     Returns (clusters with customer_id, events: event_type, customer_id, other_customer_id)."""
     key = ["source_system", "source_record_id"]
     df = clusters.copy()
     if previous is not None and len(previous):
-        df = df.merge(previous[key + ["customer_id"]].rename(columns={"customer_id": "prev_id"}),
-                      on=key, how="left")
+        df = df.merge(
+            previous[key + ["customer_id"]].rename(columns={"customer_id": "prev_id"}),
+            on=key,
+            how="left",
+        )
     else:
         df["prev_id"] = pd.NA
     events: list[tuple[str, str, str | None]] = []
 
     # Splits: an old id spread over several clusters stays with its largest part.
     held = df.dropna(subset=["prev_id"]).groupby(["prev_id", "cluster"]).size().rename("n")
-    held = held.reset_index().sort_values(["prev_id", "n", "cluster"], ascending=[True, False, True])
+    held = held.reset_index().sort_values(
+        ["prev_id", "n", "cluster"], ascending=[True, False, True]
+    )
     keeper = held.drop_duplicates("prev_id")
     kept = set(zip(keeper["prev_id"], keeper["cluster"]))
     for prev_id, clus in zip(held["prev_id"], held["cluster"]):

@@ -86,10 +86,7 @@ def parse_contract(data: dict, path: Path | None = None) -> Contract:
             Column(
                 name=name,
                 source=str(spec.pop("from")),
-                **{
-                    k: tuple(v) if isinstance(v, list) else v
-                    for k, v in spec.items()
-                },
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()},
             )
         )
     names = {c.name for c in columns}

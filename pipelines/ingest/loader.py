@@ -52,8 +52,9 @@ def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
     if codecs.lookup(encoding).name == "utf-8":
         yield path
         return
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=path.suffix,
-                                     delete=True, newline="") as out:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", suffix=path.suffix, delete=True, newline=""
+    ) as out:
         with path.open("r", encoding=encoding, newline="") as src:
             line_no = 0
             try:
@@ -92,15 +93,19 @@ def typed_expr(col: Column, value: str) -> str:
     if col.type == "boolean":
         trues = ", ".join(lit(v) for v in col.true_values)
         falses = ", ".join(lit(v) for v in col.false_values)
-        return (f"case when lower({value}) in ({trues}) then true "
-                f"when lower({value}) in ({falses}) then false end")
+        return (
+            f"case when lower({value}) in ({trues}) then true "
+            f"when lower({value}) in ({falses}) then false end"
+        )
     if col.type in ("date", "timestamp"):
         parsers = []
         for fmt in col.formats or ("iso",):
             if fmt == "epoch":
                 parsers.append(f"to_timestamp(try_cast({value} as double))")
             elif fmt == "iso":
-                parsers.append(f"try_cast({value} as {'timestamp' if col.timezone else col.sql_type})")
+                parsers.append(
+                    f"try_cast({value} as {'timestamp' if col.timezone else col.sql_type})"
+                )
             else:
                 parsers.append(f"try_strptime({value}, {lit(fmt)})")
         parsed = parsers[0] if len(parsers) == 1 else f"coalesce({', '.join(parsers)})"
@@ -112,7 +117,9 @@ def typed_expr(col: Column, value: str) -> str:
     return f"try_cast({value} as {col.sql_type})"
 
 
-def source_relation(contract: Contract, path: Path, con, name: Path) -> tuple[str, list[Column], str]:
+def source_relation(
+    contract: Contract, path: Path, con, name: Path
+) -> tuple[str, list[Column], str]:
     """SQL of the file `path` (a UTF-8 copy of the landing file `name`) as text columns named
     by vendor header plus `_source_row`, the columns found, and the expression of a row's
     original text."""
@@ -140,19 +147,27 @@ def source_relation(contract: Contract, path: Path, con, name: Path) -> tuple[st
         cols = check_columns(contract, name, [k[0] for k in keys])
         extracted = ", ".join(
             f"case when _valid then json_extract_string(line, {lit('$.' + q(c.source))}) end "
-            f"as {q(c.source)}" for c in cols
+            f"as {q(c.source)}"
+            for c in cols
         )
-        sql = (f"select _source_row, line as _line, _valid, {extracted} "
-               f"from (select *, json_valid(line) as _valid from ({lines}))")
+        sql = (
+            f"select _source_row, line as _line, _valid, {extracted} "
+            f"from (select *, json_valid(line) as _valid from ({lines}))"
+        )
         return sql, cols, "_line"
     # parquet: native types, read as text so typing is the same for every format
-    names = [r[0] for r in con.sql(
-        f"select name from parquet_schema({lit(str(path))}) where num_children is null"
-    ).fetchall()]
+    names = [
+        r[0]
+        for r in con.sql(
+            f"select name from parquet_schema({lit(str(path))}) where num_children is null"
+        ).fetchall()
+    ]
     cols = check_columns(contract, name, names)
     casts = ", ".join(f"cast({q(n)} as varchar) as {q(n)}" for n in names)
-    sql = (f"select file_row_number + 1 as _source_row, {casts} "
-           f"from read_parquet({lit(str(path))}, file_row_number=true)")
+    sql = (
+        f"select file_row_number + 1 as _source_row, {casts} "
+        f"from read_parquet({lit(str(path))}, file_row_number=true)"
+    )
     original = "json_object(" + ", ".join(f"{lit(n)}, {q(n)}" for n in names) + ")"
     return sql, cols, original
 
@@ -172,8 +187,8 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
         rejects = []
         if contract.format == "csv":
             rejects = con.sql(
-                "select line, string_agg(coalesce(column_name || ': ', '') || error_message, '; '), "
-                "first(csv_line) from _rejects group by line order by line"
+                "select line, string_agg(coalesce(column_name || ': ', '') || error_message, "
+                "'; '), first(csv_line) from _rejects group by line order by line"
             ).fetchall()
     text = {c.name: f"nullif(trim({q(c.source)}), '')" for c in cols}
     typed = {c.name: typed_expr(c, text[c.name]) for c in cols}
@@ -215,8 +230,15 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
         for line, message, csv_line in rejects:
             con.sql(
                 "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?)",
-                params=[contract.name, str(path), line, batch_id, now,
-                        f"unparseable CSV record: {message}", csv_line],
+                params=[
+                    contract.name,
+                    str(path),
+                    line,
+                    batch_id,
+                    now,
+                    f"unparseable CSV record: {message}",
+                    csv_line,
+                ],
             )
         loaded, quarantined = con.sql(
             "select count(*) filter (where _reason is null), "
@@ -224,9 +246,17 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
         ).fetchone()
         quarantined += len(rejects)
         result = FileResult(path, batch_id, "loaded", loaded + quarantined, loaded, quarantined)
-        registry.record(con, path=path, contract=contract.name, sha256=sha256,
-                        batch_id=batch_id, status="loaded", rows_read=result.rows_read,
-                        rows_loaded=loaded, rows_quarantined=quarantined)
+        registry.record(
+            con,
+            path=path,
+            contract=contract.name,
+            sha256=sha256,
+            batch_id=batch_id,
+            status="loaded",
+            rows_read=result.rows_read,
+            rows_loaded=loaded,
+            rows_quarantined=quarantined,
+        )
         con.sql("commit")
     except BaseException:
         con.sql("rollback")

@@ -58,10 +58,31 @@ def already_loaded(con, path: Path, sha256: str) -> bool:
     )
 
 
-def record(con, *, path: Path, contract: str, sha256: str, batch_id: str, status: str,
-           rows_read=None, rows_loaded=None, rows_quarantined=None, error=None) -> None:
+def record(
+    con,
+    *,
+    path: Path,
+    contract: str,
+    sha256: str,
+    batch_id: str,
+    status: str,
+    rows_read=None,
+    rows_loaded=None,
+    rows_quarantined=None,
+    error=None,
+) -> None:
     con.sql(
         "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-        params=[str(path), contract, path.stat().st_size, sha256, batch_id, status,
-                rows_read, rows_loaded, rows_quarantined, error],
+        params=[
+            str(path),
+            contract,
+            path.stat().st_size,
+            sha256,
+            batch_id,
+            status,
+            rows_read,
+            rows_loaded,
+            rows_quarantined,
+            error,
+        ],
     )

@@ -46,11 +46,16 @@ def load_suites(directory: Path) -> list[Suite]:
         data = json.loads(path.read_text(encoding="utf-8"))
         meta = data.get("meta", {}).get("customer360", {})
         table = meta["table"]
-        suites.append(Suite(
-            name=data["name"], table=table, asset_key=tuple(table.split(".")),
-            blocking=bool(meta.get("blocking", False)),
-            description=meta.get("description", data["name"]), path=path,
-        ))
+        suites.append(
+            Suite(
+                name=data["name"],
+                table=table,
+                asset_key=tuple(table.split(".")),
+                blocking=bool(meta.get("blocking", False)),
+                description=meta.get("description", data["name"]),
+                path=path,
+            )
+        )
     return suites
 
 
@@ -75,8 +80,10 @@ def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutc
     gx_suite = gx.ExpectationSuite(name=data["name"], expectations=data["expectations"])
     if len(gx_suite.expectations) != len(data["expectations"]):
         # GE logs and drops an expectation it cannot build; a suite must never shrink silently
-        raise ValueError(f"{suite.path}: {len(data['expectations'])} expectations in the file, "
-                         f"only {len(gx_suite.expectations)} could be built")
+        raise ValueError(
+            f"{suite.path}: {len(data['expectations'])} expectations in the file, "
+            f"only {len(gx_suite.expectations)} could be built"
+        )
     source_name = f"pandas_{suite.name}"
     try:
         source = context.data_sources.get(source_name)
@@ -97,7 +104,9 @@ def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutc
             expectation=r.expectation_config.type,
             kwargs={k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"},
             success=bool(r.success),
-            severity=getattr(r.expectation_config.severity, "value", str(r.expectation_config.severity)),
+            severity=getattr(
+                r.expectation_config.severity, "value", str(r.expectation_config.severity)
+            ),
             observed=r.result.get("observed_value", r.result.get("unexpected_count")),
         )
         for r in result.results

@@ -225,7 +225,9 @@ def _write_truth(out: Path, name: str, frame: pd.DataFrame, counts: dict) -> Non
 def generate(out_dir: Path, customers: int, seed: int, end_date: date, weeks: int = 104
              ) -> dict:
     """Write the base export (`weeks` weeks ending on `end_date`) and the ground truth under
-    `out_dir`. Returns {relative path: {'rows': n, 'malformed': m}}."""
+    `out_dir`. Returns {relative path: {'rows': n, 'malformed': m}} (malformed: rows broken
+    on purpose, which the loader should quarantine). A file that would have no rows (tiny
+    populations) is not written."""
     out_dir = Path(out_dir)
     log = Progress()
     w = derive(customers, seed, end_date, weeks, 0, log)

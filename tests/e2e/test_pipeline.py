@@ -22,13 +22,33 @@ END_DATE = "2026-11-15"
 
 def run_demo(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "C360_DATA_DIR": str(data_dir)}
-    for var in ("C360_WAREHOUSE", "C360_LANDING_DIR", "C360_SERVING_DIR", "MLFLOW_TRACKING_URI",
-                "DAGSTER_HOME", "C360_MLFLOW_ARTIFACTS"):
+    for var in (
+        "C360_WAREHOUSE",
+        "C360_LANDING_DIR",
+        "C360_SERVING_DIR",
+        "MLFLOW_TRACKING_URI",
+        "DAGSTER_HOME",
+        "C360_MLFLOW_ARTIFACTS",
+    ):
         env.pop(var, None)
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--customers", str(CUSTOMERS), "--seed", "11",
-         "--end-date", END_DATE, *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.demo",
+            "--customers",
+            str(CUSTOMERS),
+            "--seed",
+            "11",
+            "--end-date",
+            END_DATE,
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -62,8 +82,10 @@ def test_demo_prints_a_summary(demo):
 
 
 def test_counts_reconcile_per_layer(wh):
-    files = wh.sql("select contract, rows_read, rows_loaded, rows_quarantined "
-                   "from raw.file_registry where status = 'loaded'").df()
+    files = wh.sql(
+        "select contract, rows_read, rows_loaded, rows_quarantined "
+        "from raw.file_registry where status = 'loaded'"
+    ).df()
     assert len(files) == 8
     assert (files["rows_read"] == files["rows_loaded"] + files["rows_quarantined"]).all()
     assert files["rows_quarantined"].sum() > 0  # the generator plants malformed rows
@@ -72,15 +94,20 @@ def test_counts_reconcile_per_layer(wh):
     assert scalar(wh, "select count(*) from raw.quarantine") == files["rows_quarantined"].sum()
     # staging keeps one row per source key; the identity input holds every customer record
     assert scalar(wh, "select count(*) from staging.stg_shop__orders") == scalar(
-        wh, "select count(distinct shop_order_id) from raw.shop__orders")
+        wh, "select count(distinct shop_order_id) from raw.shop__orders"
+    )
     records = scalar(wh, "select count(*) from staging.int_customer_records_unioned")
-    assert records == sum(scalar(wh, f"select count(*) from staging.{t}") for t in
-                          ("stg_crm__contacts", "stg_shop__customers", "stg_social__profiles"))
+    assert records == sum(
+        scalar(wh, f"select count(*) from staging.{t}")
+        for t in ("stg_crm__contacts", "stg_shop__customers", "stg_social__profiles")
+    )
     assert scalar(wh, "select count(*) from marts.customer_identities") == records
     assert scalar(wh, "select count(*) from marts.orders") == scalar(
-        wh, "select count(*) from staging.stg_shop__orders")
+        wh, "select count(*) from staging.stg_shop__orders"
+    )
     assert scalar(wh, "select count(*) from marts.customer_360") == scalar(
-        wh, "select count(distinct customer_id) from identity.customer_map")
+        wh, "select count(distinct customer_id) from identity.customer_map"
+    )
 
 
 def test_second_run_loads_nothing_new_and_keeps_ids(demo, wh):
@@ -93,16 +120,29 @@ def test_second_run_loads_nothing_new_and_keeps_ids(demo, wh):
 
 
 def test_every_source_record_maps_to_exactly_one_customer(wh):
-    assert scalar(wh, "select count(*) from (select source_system, source_record_id from "
-                      "identity.customer_map group by all having count(*) > 1)") == 0
-    assert scalar(wh, "select count(*) from staging.int_customer_records_unioned r anti join "
-                      "identity.customer_map m using (source_system, source_record_id)") == 0
+    assert (
+        scalar(
+            wh,
+            "select count(*) from (select source_system, source_record_id from "
+            "identity.customer_map group by all having count(*) > 1)",
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            wh,
+            "select count(*) from staging.int_customer_records_unioned r anti join "
+            "identity.customer_map m using (source_system, source_record_id)",
+        )
+        == 0
+    )
 
 
 def test_identity_precision_against_truth(demo, wh):
     truth = pd.read_csv(demo["dir"] / "truth/person_map.csv", dtype=str)
-    predicted = wh.sql("select source_system, source_record_id, customer_id "
-                       "from identity.customer_map").df()
+    predicted = wh.sql(
+        "select source_system, source_record_id, customer_id from identity.customer_map"
+    ).df()
     scores = pairwise_scores(predicted, truth)
     print(f"identity on {CUSTOMERS} persons: {scores}")
     assert scores["precision"] >= 0.99
@@ -121,8 +161,7 @@ def test_serving_file_opens_read_only_in_another_process(demo):
         "counts = {t: con.sql(f'select count(*) from bi.{t}').fetchone()[0] for t in tables}\n"
         "print(json.dumps({'tables': tables, 'counts': counts}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     contract = {
         "customer_360": {"customer_id"},
@@ -139,8 +178,12 @@ def test_serving_file_opens_read_only_in_another_process(demo):
 
 
 def test_scores_are_sane(wh):
-    assert scalar(wh, "select count(*) from bi.customer_churn "
-                      "where churn_probability not between 0 and 1") == 0
+    assert (
+        scalar(
+            wh, "select count(*) from bi.customer_churn where churn_probability not between 0 and 1"
+        )
+        == 0
+    )
     tiers = dict(wh.sql("select value_tier, count(*) from bi.customer_value group by 1").fetchall())
     total = sum(tiers.values())
     assert abs(tiers["top"] / total - 0.2) < 0.02
@@ -165,7 +208,8 @@ def test_dagster_instance_recorded_the_runs_and_checks(demo):
             runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
             assert len(runs) == 2
             record = instance.get_latest_materialization_event(
-                __import__("dagster").AssetKey(["bi", "customer_360"]))
+                __import__("dagster").AssetKey(["bi", "customer_360"])
+            )
             assert record is not None
     finally:
         os.environ.pop("DAGSTER_HOME")

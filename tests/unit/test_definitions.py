@@ -18,16 +18,36 @@ def test_asset_groups_follow_the_layers(defs):
     groups = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add("/".join(key.path))
-    assert groups["raw"] == {f"raw/{n}" for n in (
-        "crm__contacts", "crm__tickets", "crm__campaign_members", "shop__customers",
-        "shop__orders", "shop__order_lines", "social__profiles", "social__interactions")}
+    assert groups["raw"] == {
+        f"raw/{n}"
+        for n in (
+            "crm__contacts",
+            "crm__tickets",
+            "crm__campaign_members",
+            "shop__customers",
+            "shop__orders",
+            "shop__order_lines",
+            "social__profiles",
+            "social__interactions",
+        )
+    }
     assert groups["identity"] == {"identity/customer_map"}
     assert groups["ml"] == {"ml/customer_segments", "ml/customer_value", "ml/customer_churn"}
     assert groups["serving"] == {"serving/customer360"}
-    assert {"marts/customers", "marts/customer_360", "marts/customer_features_weekly",
-            "marts/orders", "marts/customer_identities"} <= groups["marts"]
-    assert {"bi/customer_360", "bi/customer_segments", "bi/customer_value",
-            "bi/customer_churn", "bi/customer_identities"} == groups["bi"]
+    assert {
+        "marts/customers",
+        "marts/customer_360",
+        "marts/customer_features_weekly",
+        "marts/orders",
+        "marts/customer_identities",
+    } <= groups["marts"]
+    assert {
+        "bi/customer_360",
+        "bi/customer_segments",
+        "bi/customer_value",
+        "bi/customer_churn",
+        "bi/customer_identities",
+    } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 
 
@@ -40,14 +60,20 @@ def test_layers_depend_one_way(defs):
         node = graph.get(key)
         for parent in node.parent_keys:
             assert order.index(graph.get(parent).group_name) <= order.index(node.group_name), (
-                f"{key} depends on {parent}")
-    assert dg.AssetKey(["identity", "customer_map"]) in graph.get(
-        dg.AssetKey(["marts", "customers"])).parent_keys
+                f"{key} depends on {parent}"
+            )
+    assert (
+        dg.AssetKey(["identity", "customer_map"])
+        in graph.get(dg.AssetKey(["marts", "customers"])).parent_keys
+    )
 
 
 def test_jobs_schedule_sensor_and_executor(defs):
     assert {j.name for j in defs.jobs} == {
-        "weekly_refresh_job", "ingest_landing_job", "backfill_snapshots_job"}
+        "weekly_refresh_job",
+        "ingest_landing_job",
+        "backfill_snapshots_job",
+    }
     assert [s.name for s in defs.schedules] == ["weekly_refresh_job_schedule"]
     assert [s.name for s in defs.sensors] == ["landing_files_sensor"]
     job = defs.resolve_job_def("weekly_refresh_job")

@@ -6,8 +6,16 @@ from pipelines.identity.stable_ids import assign_ids
 
 
 def records(rows):
-    cols = ["source_system", "source_record_id", "name_key", "is_role_mailbox", "email_key",
-            "phone_e164", "loyalty_card_number", "weibo_handle"]
+    cols = [
+        "source_system",
+        "source_record_id",
+        "name_key",
+        "is_role_mailbox",
+        "email_key",
+        "phone_e164",
+        "loyalty_card_number",
+        "weibo_handle",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -19,16 +27,18 @@ def test_names_compatible_allows_typos_and_partial_names_but_not_relatives():
 
 
 def test_shared_identifiers_are_demoted_and_do_not_merge_people():
-    df = records([
-        ("crm", "1", "wang wei", False, "ww@qq.com", "+8613800138000", None, None),
-        ("shop", "2", "wang wei", False, "ww@qq.com", None, None, None),
-        ("shop", "3", "fang wang", False, None, "+8613800138000", None, None),  # family phone
-        ("crm", "4", "john smith", True, "info@b.com", None, None, None),
-        ("shop", "5", "anna lee", True, "info@b.com", None, None, None),  # role mailbox
-        ("social", "6", None, False, None, None, None, "ww88"),
-        ("crm", "7", "wang wei", False, None, None, "LC1", "ww88"),
-        ("shop", "8", "wang wei", False, None, None, "LC1", None),
-    ])
+    df = records(
+        [
+            ("crm", "1", "wang wei", False, "ww@qq.com", "+8613800138000", None, None),
+            ("shop", "2", "wang wei", False, "ww@qq.com", None, None, None),
+            ("shop", "3", "fang wang", False, None, "+8613800138000", None, None),  # family phone
+            ("crm", "4", "john smith", True, "info@b.com", None, None, None),
+            ("shop", "5", "anna lee", True, "info@b.com", None, None, None),  # role mailbox
+            ("social", "6", None, False, None, None, None, "ww88"),
+            ("crm", "7", "wang wei", False, None, None, "LC1", "ww88"),
+            ("shop", "8", "wang wei", False, None, None, "LC1", None),
+        ]
+    )
     out, demoted = cluster(df)
     cid = dict(zip(out["source_record_id"], out["cluster"]))
     assert cid["1"] == cid["2"]
@@ -40,8 +50,9 @@ def test_shared_identifiers_are_demoted_and_do_not_merge_people():
 
 
 def test_too_many_records_on_one_identifier_is_demoted():
-    df = records([("shop", str(i), None, False, None, "+8613800000000", None, None)
-                  for i in range(12)])
+    df = records(
+        [("shop", str(i), None, False, None, "+8613800000000", None, None) for i in range(12)]
+    )
     out, demoted = cluster(df)
     assert out["cluster"].nunique() == 12
     assert demoted["reason"].tolist() == ["shared_by_too_many_records"]
@@ -67,8 +78,11 @@ def test_ids_are_stable_across_runs_and_merges_keep_the_oldest():
     m = dict(zip(merged["source_record_id"], merged["customer_id"]))
     assert m["a"] == m["b"] == min(ids["a"], ids["b"])
     assert events.to_dict("records") == [
-        {"event_type": "merge", "customer_id": min(ids["a"], ids["b"]),
-         "other_customer_id": max(ids["a"], ids["b"])}
+        {
+            "event_type": "merge",
+            "customer_id": min(ids["a"], ids["b"]),
+            "other_customer_id": max(ids["a"], ids["b"]),
+        }
     ]
 
 
@@ -84,10 +98,20 @@ def test_split_keeps_id_in_largest_part():
 
 
 def test_pairwise_scores():
-    pred = pd.DataFrame({"source_system": ["crm"] * 4, "source_record_id": list("abcd"),
-                         "customer_id": ["X", "X", "X", "Y"]})
-    truth = pd.DataFrame({"source_system": ["crm"] * 4, "source_record_id": list("abcd"),
-                          "person_id": ["p", "p", "q", "q"]})
+    pred = pd.DataFrame(
+        {
+            "source_system": ["crm"] * 4,
+            "source_record_id": list("abcd"),
+            "customer_id": ["X", "X", "X", "Y"],
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "source_system": ["crm"] * 4,
+            "source_record_id": list("abcd"),
+            "person_id": ["p", "p", "q", "q"],
+        }
+    )
     scores = pairwise_scores(pred, truth)
     assert scores["precision"] == 1 / 3  # predicted pairs ab, ac, bc; only ab true
     assert scores["recall"] == 1 / 2  # true pairs ab, cd

@@ -8,13 +8,21 @@ from pipelines.ingest.contracts import ContractError, parse_contract
 from pipelines.ingest.loader import ingest_contract
 
 CSV_CONTRACT = {
-    "source": "crm", "entity": "tickets", "files": "tickets/*.csv", "format": "csv",
-    "encoding": "gb18030", "key": ["ticket_id"],
+    "source": "crm",
+    "entity": "tickets",
+    "files": "tickets/*.csv",
+    "format": "csv",
+    "encoding": "gb18030",
+    "key": ["ticket_id"],
     "columns": {
         "ticket_id": {"from": "Case Number", "required": True},
         "subject": "Subject",
-        "opened_at": {"from": "Opened", "type": "timestamp", "formats": ["%Y-%m-%d %H:%M:%S"],
-                      "timezone": "Asia/Shanghai"},
+        "opened_at": {
+            "from": "Opened",
+            "type": "timestamp",
+            "formats": ["%Y-%m-%d %H:%M:%S"],
+            "timezone": "Asia/Shanghai",
+        },
         "amount": {"from": "Amount", "type": "decimal"},
     },
 }
@@ -36,22 +44,27 @@ def write(path, text, encoding="utf-8"):
 
 def test_csv_rows_are_typed_quarantined_and_reconciled(con, tmp_path):
     contract = parse_contract(CSV_CONTRACT)
-    write(tmp_path / "tickets/t1.csv",
-          "Case Number,Subject,Opened,Amount,Unmapped\n"
-          "T1,退货 请求,2026-01-02 08:00:00,12.50,x\n"
-          "T2,bad date,2026-02-30 08:00:00,1,x\n"
-          ",no key,2026-01-02 08:00:00,1,x\n"
-          "T4,amount,2026-01-02 08:00:00,abc,x\n"
-          "T5,too,many,columns,here,x\n", encoding="gb18030")
+    write(
+        tmp_path / "tickets/t1.csv",
+        "Case Number,Subject,Opened,Amount,Unmapped\n"
+        "T1,退货 请求,2026-01-02 08:00:00,12.50,x\n"
+        "T2,bad date,2026-02-30 08:00:00,1,x\n"
+        ",no key,2026-01-02 08:00:00,1,x\n"
+        "T4,amount,2026-01-02 08:00:00,abc,x\n"
+        "T5,too,many,columns,here,x\n",
+        encoding="gb18030",
+    )
     [result] = ingest_contract(con, contract, tmp_path)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 1, 4)
-    row = con.sql("select ticket_id, subject, opened_at, amount, _source_row "
-                  "from raw.crm__tickets").fetchone()
+    row = con.sql(
+        "select ticket_id, subject, opened_at, amount, _source_row from raw.crm__tickets"
+    ).fetchone()
     assert row[0:2] == ("T1", "退货 请求")
     assert row[2].isoformat().startswith("2026-01-02T00:00:00")  # Shanghai 08:00 = 00:00 UTC
     assert float(row[3]) == 12.5 and row[4] == 1
-    reasons = [r[0] for r in con.sql("select reason from raw.quarantine order by _source_row")
-               .fetchall()]
+    reasons = [
+        r[0] for r in con.sql("select reason from raw.quarantine order by _source_row").fetchall()
+    ]
     assert any("'Opened': cannot read '2026-02-30 08:00:00'" in r for r in reasons)
     assert any("required column 'Case Number' is empty" in r for r in reasons)
     assert any("'Amount': cannot read 'abc' as decimal" in r for r in reasons)
@@ -61,14 +74,18 @@ def test_csv_rows_are_typed_quarantined_and_reconciled(con, tmp_path):
 
 def test_same_file_loads_once_and_a_changed_file_is_a_new_batch(con, tmp_path):
     contract = parse_contract(CSV_CONTRACT)
-    f = write(tmp_path / "tickets/t.csv", "Case Number,Subject,Opened,Amount\nT1,a,,1\n",
-              encoding="gb18030")
+    f = write(
+        tmp_path / "tickets/t.csv",
+        "Case Number,Subject,Opened,Amount\nT1,a,,1\n",
+        encoding="gb18030",
+    )
     assert ingest_contract(con, contract, tmp_path)[0].status == "loaded"
     assert ingest_contract(con, contract, tmp_path)[0].status == "skipped"
     write(f, "Case Number,Subject,Opened,Amount\nT1,b,,1\nT2,c,,2\n", encoding="gb18030")
     assert ingest_contract(con, contract, tmp_path)[0].status == "loaded"
-    assert con.sql("select count(*), count(distinct _batch_id) from raw.crm__tickets"
-                   ).fetchone() == (3, 2)
+    assert con.sql(
+        "select count(*), count(distinct _batch_id) from raw.crm__tickets"
+    ).fetchone() == (3, 2)
 
 
 def test_missing_required_column_names_file_and_column(con, tmp_path):
@@ -88,40 +105,64 @@ def test_undecodable_file_names_the_file(con, tmp_path):
 
 
 def test_jsonl_broken_line_is_quarantined_with_its_text(con, tmp_path):
-    contract = parse_contract({
-        "source": "shop", "entity": "orders", "files": "o/*.jsonl", "format": "jsonl",
-        "key": ["order_id"],
-        "columns": {"order_id": {"from": "id", "required": True},
-                    "ordered_at": {"from": "created_at", "type": "timestamp"},
-                    "total": {"from": "total_price", "type": "decimal"}},
-    })
-    lines = [json.dumps({"id": 1, "created_at": "2026-01-01T10:00:00+08:00", "total_price": "9.90"}),
-             '{"id": 2, "created_at": ',
-             json.dumps({"id": 3, "created_at": "2026-01-01T10:00:00Z", "total_price": "x"})]
+    contract = parse_contract(
+        {
+            "source": "shop",
+            "entity": "orders",
+            "files": "o/*.jsonl",
+            "format": "jsonl",
+            "key": ["order_id"],
+            "columns": {
+                "order_id": {"from": "id", "required": True},
+                "ordered_at": {"from": "created_at", "type": "timestamp"},
+                "total": {"from": "total_price", "type": "decimal"},
+            },
+        }
+    )
+    lines = [
+        json.dumps({"id": 1, "created_at": "2026-01-01T10:00:00+08:00", "total_price": "9.90"}),
+        '{"id": 2, "created_at": ',
+        json.dumps({"id": 3, "created_at": "2026-01-01T10:00:00Z", "total_price": "x"}),
+    ]
     write(tmp_path / "o/o.jsonl", "\n".join(lines) + "\n\n")
     [result] = ingest_contract(con, contract, tmp_path)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 1, 2)
-    assert con.sql("select order_id, ordered_at from raw.shop__orders").fetchone()[1] \
-        .isoformat().startswith("2026-01-01T02:00:00")
+    assert (
+        con.sql("select order_id, ordered_at from raw.shop__orders")
+        .fetchone()[1]
+        .isoformat()
+        .startswith("2026-01-01T02:00:00")
+    )
     q = dict(con.sql("select _source_row, original_text from raw.quarantine").fetchall())
     assert q[2] == '{"id": 2, "created_at": '
 
 
 def test_parquet_is_typed_like_text(con, tmp_path):
-    contract = parse_contract({
-        "source": "shop", "entity": "lines", "files": "l/*.parquet", "format": "parquet",
-        "key": ["order_id", "line"],
-        "columns": {"order_id": {"from": "order_id", "required": True},
-                    "line": {"from": "line_number", "type": "integer", "required": True},
-                    "price": {"from": "unit_price", "type": "decimal"}},
-    })
+    contract = parse_contract(
+        {
+            "source": "shop",
+            "entity": "lines",
+            "files": "l/*.parquet",
+            "format": "parquet",
+            "key": ["order_id", "line"],
+            "columns": {
+                "order_id": {"from": "order_id", "required": True},
+                "line": {"from": "line_number", "type": "integer", "required": True},
+                "price": {"from": "unit_price", "type": "decimal"},
+            },
+        }
+    )
     (tmp_path / "l").mkdir()
-    pd.DataFrame({"order_id": [1, 2], "line_number": [1, None], "unit_price": [1.5, 2.0]}
-                 ).to_parquet(tmp_path / "l/l.parquet")
+    pd.DataFrame(
+        {"order_id": [1, 2], "line_number": [1, None], "unit_price": [1.5, 2.0]}
+    ).to_parquet(tmp_path / "l/l.parquet")
     [result] = ingest_contract(con, contract, tmp_path)
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert con.sql("select order_id, line, price from raw.shop__lines").fetchone() == (
-        "1", 1, pytest.approx(1.5))
+        "1",
+        1,
+        pytest.approx(1.5),
+    )
 
 
 def test_contract_requires_a_reason_for_personal_data():

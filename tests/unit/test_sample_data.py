@@ -21,46 +21,114 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "pipelines" / "contracts"
 
 HEADERS = {
     "crm/contacts/contacts_{}.csv": [
-        "Contact ID", "First Name", "Last Name", "Email", "Mobile", "Phone", "Mailing Street",
-        "Mailing City", "Mailing Zip/Postal Code", "Mailing Country", "Birthdate",
-        "Loyalty Card Number", "Weibo Handle", "Email Opt Out", "SMS Opt Out", "Do Not Call",
-        "Created Date", "Last Modified Date",
+        "Contact ID",
+        "First Name",
+        "Last Name",
+        "Email",
+        "Mobile",
+        "Phone",
+        "Mailing Street",
+        "Mailing City",
+        "Mailing Zip/Postal Code",
+        "Mailing Country",
+        "Birthdate",
+        "Loyalty Card Number",
+        "Weibo Handle",
+        "Email Opt Out",
+        "SMS Opt Out",
+        "Do Not Call",
+        "Created Date",
+        "Last Modified Date",
     ],
     "crm/tickets/tickets_{}.csv": [
-        "Case Number", "Contact ID", "Subject", "Case Type", "Priority", "Status", "Channel",
-        "Opened Date", "Closed Date",
+        "Case Number",
+        "Contact ID",
+        "Subject",
+        "Case Type",
+        "Priority",
+        "Status",
+        "Channel",
+        "Opened Date",
+        "Closed Date",
     ],
     "crm/campaign_members/campaign_members_{}.csv": [
-        "Campaign ID", "Campaign Name", "Contact ID", "Member Group", "Channel", "Sent Date",
-        "Responded Date", "Converted Date", "Cost",
+        "Campaign ID",
+        "Campaign Name",
+        "Contact ID",
+        "Member Group",
+        "Channel",
+        "Sent Date",
+        "Responded Date",
+        "Converted Date",
+        "Cost",
     ],
     "shop/customers/customers_{}.csv": [
-        "Customer ID", "First Name", "Last Name", "Email", "Phone", "Accepts Email Marketing",
-        "Accepts SMS Marketing", "Default Address Address1", "Default Address City",
-        "Default Address Zip", "Default Address Country Code", "Loyalty Card", "Account State",
+        "Customer ID",
+        "First Name",
+        "Last Name",
+        "Email",
+        "Phone",
+        "Accepts Email Marketing",
+        "Accepts SMS Marketing",
+        "Default Address Address1",
+        "Default Address City",
+        "Default Address Zip",
+        "Default Address Country Code",
+        "Loyalty Card",
+        "Account State",
         "Created At",
     ],
     "shop/orders/orders_{}.jsonl": [
-        "id", "customer_id", "email", "created_at", "financial_status", "currency",
-        "total_price", "source_name", "location",
+        "id",
+        "customer_id",
+        "email",
+        "created_at",
+        "financial_status",
+        "currency",
+        "total_price",
+        "source_name",
+        "location",
     ],
     "shop/order_lines/order_lines_{}.parquet": [
-        "order_id", "line_number", "sku", "product_title", "product_category", "quantity",
+        "order_id",
+        "line_number",
+        "sku",
+        "product_title",
+        "product_category",
+        "quantity",
         "unit_price",
     ],
     "social/profiles/profiles_{}.jsonl": [
-        "platform", "profile_id", "handle", "display_name", "phone", "email", "city",
-        "followers", "created_time",
+        "platform",
+        "profile_id",
+        "handle",
+        "display_name",
+        "phone",
+        "email",
+        "city",
+        "followers",
+        "created_time",
     ],
     "social/interactions/interactions_{}.csv": [
-        "interaction_id", "platform", "profile_id", "type", "timestamp", "sentiment",
+        "interaction_id",
+        "platform",
+        "profile_id",
+        "type",
+        "timestamp",
+        "sentiment",
     ],
 }
 ENCODING = {"contacts": "utf-8-sig", "tickets": "gb18030"}
 TRUTH = {
     "person_map.csv": ["source_system", "source_record_id", "person_id"],
-    "persons.csv": ["person_id", "is_chinese", "purchase_rate", "dropout_week", "complaints",
-                    "social_engagement"],
+    "persons.csv": [
+        "person_id",
+        "is_chinese",
+        "purchase_rate",
+        "dropout_week",
+        "complaints",
+        "social_engagement",
+    ],
     "campaign_uplift.csv": ["campaign_id", "true_uplift_response", "true_uplift_conversion"],
 }
 
@@ -79,8 +147,9 @@ def landing(out: Path, pattern: str, tag: str = TAG) -> Path:
 def read_csv(path: Path) -> pd.DataFrame:
     entity = path.name.rsplit("_", 1)[0]
     sep = ";" if entity == "interactions" else ","
-    return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep,
-                       encoding=ENCODING.get(entity, "utf-8"))
+    return pd.read_csv(
+        path, dtype=str, keep_default_na=False, sep=sep, encoding=ENCODING.get(entity, "utf-8")
+    )
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:
@@ -171,22 +240,46 @@ def test_person_map_covers_every_keyed_customer_record(base):
 def test_shared_phones_link_different_people(base):
     out = base[0]
     mapping = pd.read_csv(out / "truth/person_map.csv", dtype=str)
-    person = dict(zip(zip(mapping["source_system"], mapping["source_record_id"], strict=True),
-                      mapping["person_id"], strict=True))
+    person = dict(
+        zip(
+            zip(mapping["source_system"], mapping["source_record_id"], strict=True),
+            mapping["person_id"],
+            strict=True,
+        )
+    )
     contacts = read_csv(landing(out, "crm/contacts/contacts_{}.csv"))
     customers = read_csv(landing(out, "shop/customers/customers_{}.csv"))
-    rows = [("crm", k, p, c) for k, p, c in zip(contacts["Contact ID"], contacts["Mobile"],
-                                                contacts["Mailing Country"], strict=True)]
-    rows += [("shop", k, p, c) for k, p, c in zip(
-        customers["Customer ID"], customers["Phone"], customers["Default Address Country Code"],
-        strict=True)]
+    rows = [
+        ("crm", k, p, c)
+        for k, p, c in zip(
+            contacts["Contact ID"], contacts["Mobile"], contacts["Mailing Country"], strict=True
+        )
+    ]
+    rows += [
+        ("shop", k, p, c)
+        for k, p, c in zip(
+            customers["Customer ID"],
+            customers["Phone"],
+            customers["Default Address Country Code"],
+            strict=True,
+        )
+    ]
     phones = pd.DataFrame(
         [(normalize_phone(p, c or "CN"), person.get((s, k))) for s, k, p, c in rows if p],
-        columns=["phone", "person"]).dropna()
+        columns=["phone", "person"],
+    ).dropna()
     assert len(phones) > 1000
     per_phone = phones.groupby("phone")["person"].nunique()
     assert (per_phone >= 2).sum() >= 3  # family phones and the shop's default phone
     assert (per_phone.between(2, 4)).sum() >= 2  # households
+
+
+def test_phones_are_valid_numbers_in_their_country(base):
+    contacts = read_csv(landing(base[0], "crm/contacts/contacts_{}.csv"))
+    known = contacts[(contacts["Mobile"] != "") & (contacts["Mailing Country"] != "")]
+    valid = [normalize_phone(p, c) is not None
+             for p, c in zip(known["Mobile"], known["Mailing Country"], strict=True)]
+    assert len(valid) > 500 and sum(valid) / len(valid) > 0.99
 
 
 def test_people_who_dropped_out_order_nothing_after_their_dropout_week(base):
@@ -195,17 +288,20 @@ def test_people_who_dropped_out_order_nothing_after_their_dropout_week(base):
     dropped = persons[persons["dropout_week"] != ""]
     assert 0.1 < len(dropped) / len(persons) < 0.6
     week_end = (pd.to_datetime(dropped["dropout_week"]) + pd.Timedelta(days=7)).dt.tz_localize(
-        "Asia/Shanghai")
+        "Asia/Shanghai"
+    )
     limit = dict(zip(dropped["person_id"], week_end, strict=True))
     mapping = pd.read_csv(out / "truth/person_map.csv", dtype=str)
     shop = mapping[mapping["source_system"] == "shop"].set_index("source_record_id")["person_id"]
     orders = read_jsonl(landing(out, "shop/orders/orders_{}.jsonl"))
     orders["person"] = orders["customer_id"].map(shop)
-    orders["at"] = pd.to_datetime(orders["created_at"], utc=True, errors="coerce",
-                                  format="ISO8601")
+    orders["at"] = pd.to_datetime(orders["created_at"], utc=True, errors="coerce", format="ISO8601")
     orders = orders.dropna(subset=["person", "at"])
-    late = [p for p, at in zip(orders["person"], orders["at"], strict=True)
-            if p in limit and at >= limit[p]]
+    late = [
+        p
+        for p, at in zip(orders["person"], orders["at"], strict=True)
+        if p in limit and at >= limit[p]
+    ]
     assert orders["person"].isin(limit).sum() > 100
     assert late == []
     assert persons["complaints"].astype(int).sum() > 0
