@@ -100,11 +100,6 @@ def typo_kind(rng: np.random.Generator, n: int, share: float | np.ndarray) -> np
     return np.where(rng.random(n) < share, rng.integers(1, 3, n), 0)
 
 
-def blank(values: pa.Array, rng: np.random.Generator, share: float | np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(rng.random(len(values)) < share), pa.scalar(None, values.type),
-                      values)
-
-
 def n_malformed(n_rows: int) -> int:
     return 0 if n_rows < MALFORMED_MIN_ROWS else max(1, round(n_rows * MALFORMED_SHARE))
 

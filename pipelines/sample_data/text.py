@@ -6,8 +6,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Strings = pa.Array  # a pyarrow string array
-
 
 def strings(values) -> pa.Array:
     return pa.array(list(values), pa.string())
@@ -49,11 +47,6 @@ def digits(rng: np.random.Generator, n: int, k: int) -> pa.Array:
 def where(mask: np.ndarray, a, b) -> pa.Array:
     """a where mask else b (arrays or scalars)."""
     return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), a, b)
-
-
-def null_where(values: pa.Array, mask: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), pa.scalar(None, values.type),
-                      values)
 
 
 def choose(idx: np.ndarray, *options) -> pa.Array:
