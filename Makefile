@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 CUSTOMERS ?= 20000
 SEED ?= 7
 export PYTHONPATH := $(CURDIR)
+# the venv first on PATH: dagster dev and its subprocesses find dbt, dagster, mlflow
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: install demo test ui mlflow-ui docs lint clean
 

@@ -1,6 +1,7 @@
 """dbt assets: staging, marts, weekly features (partitioned) and BI marts."""
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,9 +18,13 @@ export_env()
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=settings().dbt_target
 )
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    dbt_project.preparer.prepare(dbt_project)
+# dbt from this virtualenv, also when the venv is not activated (e.g. `make demo`).
+dbt_resource = DbtCliResource(
+    project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
+)
+# The manifest is parsed on first use, and on every load under `dagster dev` so edits show.
+if os.environ.get("DAGSTER_IS_DEV_CLI") or not dbt_project.manifest_path.exists():
+    dbt_resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "staging", "marts": "marts", "bi": "bi"}
 
@@ -115,8 +120,3 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def dbt_bi(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(dbt_build_args(), context=context).stream()
 
-
-# dbt from this virtualenv, also when the venv is not activated (e.g. `make demo`).
-dbt_resource = DbtCliResource(
-    project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
-)
