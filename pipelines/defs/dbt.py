@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
@@ -64,6 +65,14 @@ def dbt_build_args(dbt_vars: dict | None = None) -> list[str]:
     return args
 
 
+def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict | None = None):
+    """Stream a dbt build's events; remove its per-run target folder when it succeeded (a
+    failed run keeps it for its dbt.log)."""
+    invocation = dbt.cli(dbt_build_args(dbt_vars), context=context)
+    yield from invocation.stream()
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
 def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
     """dbt vars for the weeks of a partition window (Mondays, inclusive)."""
     return {
@@ -80,7 +89,7 @@ def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
     name="dbt_staging",
 )
 def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
+    yield from run_dbt(context, dbt)
 
 
 @dbt_assets(
@@ -92,7 +101,7 @@ def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     name="dbt_marts",
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
+    yield from run_dbt(context, dbt)
 
 
 @dbt_assets(
@@ -107,7 +116,7 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     dbt_vars = snapshot_vars(context.partition_time_window)
     context.log.info(f"building weekly snapshots {dbt_vars}")
-    yield from dbt.cli(dbt_build_args(dbt_vars), context=context).stream()
+    yield from run_dbt(context, dbt, dbt_vars)
 
 
 @dbt_assets(
@@ -118,5 +127,4 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     name="dbt_bi",
 )
 def dbt_bi(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
-
+    yield from run_dbt(context, dbt)

@@ -65,10 +65,16 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             check = reconcile(con, contract)
             total_rows = con.sql(f"select count(*) from {contract.table}").fetchone()[0]
         loaded = [r for r in results if r.status == "loaded"]
+        failed = [r for r in results if r.status == "failed"]
         for r in loaded:
             context.log.info(
                 f"{r.path.name}: read {r.rows_read}, loaded {r.rows_loaded}, "
                 f"quarantined {r.rows_quarantined} (batch {r.batch_id})"
+            )
+        if failed:
+            raise dg.Failure(
+                description="; ".join(r.error or "" for r in failed),
+                metadata={"files_failed": len(failed), "files_loaded": len(loaded)},
             )
         yield dg.MaterializeResult(
             metadata={

@@ -29,6 +29,7 @@ FEATURE_COLS = [
     "social_interactions_90d",
     "campaign_responses_365d",
 ]
+MIN_LABELED_WEEKS = 8  # enough weeks to train on older ones and validate on later ones
 SEGMENT_FEATURES = [
     "days_since_last_order",
     "orders_365d",
@@ -210,8 +211,14 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         snapshot = latest_snapshot(con)
         snapshots = con.sql("select * from marts.customer_features_weekly").df()
         orders = paid_orders(con, snapshot + timedelta(days=1))
-    labeled = label_snapshots(snapshots, orders, data_end=snapshot)
-    model, metrics = train_churn(labeled.dropna(subset=["churned"]), FEATURE_COLS)
+    labeled = label_snapshots(snapshots, orders, data_end=snapshot).dropna(subset=["churned"])
+    if labeled["snapshot_date"].nunique() < MIN_LABELED_WEEKS:
+        raise dg.Failure(
+            description=f"churn needs weekly snapshots at least {MIN_LABELED_WEEKS} weeks older "
+            f"than the 90-day horizon; found {labeled['snapshot_date'].nunique()}. Backfill "
+            "marts/customer_features_weekly (backfill_snapshots_job) over the past year first."
+        )
+    model, metrics = train_churn(labeled, FEATURE_COLS)
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]

@@ -28,10 +28,11 @@ LINEAGE = "_source_file varchar, _source_row bigint, _batch_id varchar, _ingeste
 class FileResult:
     path: Path
     batch_id: str
-    status: str  # loaded | skipped
+    status: str  # loaded | skipped | failed
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    error: str | None = None
 
 
 def q(identifier: str) -> str:
@@ -267,7 +268,9 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
 
 
 def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResult]:
-    """Load every new or changed file of one contract; already loaded files are skipped."""
+    """Load every new or changed file of one contract; already loaded files are skipped. A
+    file that breaks its contract is registered as failed (and retried next time) while the
+    contract's other files still load."""
     registry.ensure_tables(con)
     create_raw_table(con, contract)
     results = []
@@ -276,5 +279,10 @@ def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResu
         if registry.already_loaded(con, path, sha):
             results.append(FileResult(path, "", "skipped"))
             continue
-        results.append(load_file(con, contract, path, sha))
+        try:
+            results.append(load_file(con, contract, path, sha))
+        except ContractError as e:
+            registry.record(con, path=path, contract=contract.name, sha256=sha, batch_id="",
+                            status="failed", error=str(e))
+            results.append(FileResult(path, "", "failed", error=str(e)))
     return results

@@ -177,6 +177,28 @@ def test_serving_file_opens_read_only_in_another_process(demo):
     assert not list((demo["dir"] / "serving").glob(".*tmp"))
 
 
+def test_weekly_features_use_only_events_before_the_snapshot(wh):
+    # recount from orders for every customer and snapshot: no order after the snapshot counts
+    mismatches = scalar(
+        wh,
+        """
+        select count(*) from marts.customer_features_weekly f
+        left join (
+            select f2.customer_id, f2.snapshot_date, count(o.order_id) as n
+            from marts.customer_features_weekly f2
+            join marts.orders o on o.customer_id = f2.customer_id and o.is_paid
+                and o.ordered_at < f2.snapshot_date + interval 1 day
+            group by all
+        ) c using (customer_id, snapshot_date)
+        where f.orders_total <> coalesce(c.n, 0)
+    """,
+    )
+    assert mismatches == 0
+    assert (
+        scalar(wh, "select count(distinct snapshot_date) from marts.customer_features_weekly") == 60
+    )
+
+
 def test_scores_are_sane(wh):
     assert (
         scalar(

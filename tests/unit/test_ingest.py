@@ -88,20 +88,25 @@ def test_same_file_loads_once_and_a_changed_file_is_a_new_batch(con, tmp_path):
     ).fetchone() == (3, 2)
 
 
-def test_missing_required_column_names_file_and_column(con, tmp_path):
+def test_a_file_breaking_the_contract_fails_alone_and_names_file_and_column(con, tmp_path):
     contract = parse_contract(CSV_CONTRACT)
-    write(tmp_path / "tickets/t.csv", "Subject,Opened\na,b\n", encoding="gb18030")
-    with pytest.raises(ContractError, match=r"t\.csv.*'Case Number'"):
-        ingest_contract(con, contract, tmp_path)
-
-
-def test_undecodable_file_names_the_file(con, tmp_path):
-    contract = parse_contract({**CSV_CONTRACT, "encoding": "utf-8"})
-    write(tmp_path / "tickets/t.csv", "Case Number,Subject\nT1,", encoding="utf-8")
-    (tmp_path / "tickets/t.csv").write_bytes(b"Case Number,Subject\nT1,\xff\xfe\n")
-    contract = parse_contract({**CSV_CONTRACT, "encoding": "ascii"})
-    with pytest.raises(ContractError, match=r"t\.csv: cannot decode as ascii"):
-        ingest_contract(con, contract, tmp_path)
+    write(tmp_path / "tickets/a.csv", "Subject,Opened\na,b\n", encoding="gb18030")
+    write(tmp_path / "tickets/b.csv", "Case Number,Subject\nT1,x\n", encoding="gb18030")
+    (tmp_path / "tickets/c.csv").write_bytes(b"Case Number,Subject\nT2,\xff\xfe\x00\n")
+    a, b, c = ingest_contract(con, contract, tmp_path)
+    assert a.status == "failed" and "a.csv" in a.error and "'Case Number'" in a.error
+    assert b.status == "loaded" and b.rows_loaded == 1
+    assert c.status == "failed" and "c.csv: cannot decode as gb18030" in c.error
+    statuses = dict(
+        con.sql("select parse_filename(path), status from raw.file_registry").fetchall()
+    )
+    assert statuses == {"a.csv": "failed", "b.csv": "loaded", "c.csv": "failed"}
+    # a failed file is retried on the next run, a loaded one is not
+    assert [r.status for r in ingest_contract(con, contract, tmp_path)] == [
+        "failed",
+        "skipped",
+        "failed",
+    ]
 
 
 def test_jsonl_broken_line_is_quarantined_with_its_text(con, tmp_path):

@@ -277,8 +277,10 @@ def test_shared_phones_link_different_people(base):
 def test_phones_are_valid_numbers_in_their_country(base):
     contacts = read_csv(landing(base[0], "crm/contacts/contacts_{}.csv"))
     known = contacts[(contacts["Mobile"] != "") & (contacts["Mailing Country"] != "")]
-    valid = [normalize_phone(p, c) is not None
-             for p, c in zip(known["Mobile"], known["Mailing Country"], strict=True)]
+    valid = [
+        normalize_phone(p, c) is not None
+        for p, c in zip(known["Mobile"], known["Mailing Country"], strict=True)
+    ]
     assert len(valid) > 500 and sum(valid) / len(valid) > 0.99
 
 
