@@ -12,7 +12,7 @@ from pipelines.defs.automation import (
     weekly_refresh_job_schedule,
 )
 from pipelines.defs.dbt import dbt_bi, dbt_features, dbt_marts, dbt_resource, dbt_staging
-from pipelines.defs.identity import customer_map
+from pipelines.defs.identity import identity_resolution
 from pipelines.defs.ingestion import ingestion_assets
 from pipelines.defs.ml import ml_assets
 from pipelines.defs.quality import ge_checks
@@ -22,7 +22,7 @@ defs = dg.Definitions(
     assets=[
         *ingestion_assets,
         dbt_staging,
-        customer_map,
+        identity_resolution,
         dbt_marts,
         dbt_features,
         *ml_assets,

@@ -1,4 +1,4 @@
-"""Identity resolution asset: staging records in, identity.customer_map out."""
+"""Identity resolution asset: staging records in, identity.* out."""
 
 import dagster as dg
 
@@ -7,22 +7,39 @@ from pipelines.identity.resolve import resolve
 from pipelines.warehouse import connect
 
 CUSTOMER_MAP = dg.AssetKey(["identity", "customer_map"])
-
-
-@dg.asset(
-    key=CUSTOMER_MAP,
-    deps=[dg.AssetKey(["staging", "int_customer_records_unioned"])],
-    group_name="identity",
-    kinds={"duckdb", "python"},
-    owners=OWNERS,
-    pool=WAREHOUSE_POOL,
-    description=(
-        "Resolves every source customer record to a stable customer_id. Records sharing a "
-        "normalised email, E.164 phone, loyalty card or Weibo handle are linked, except "
-        "identifiers shared by different people (role mailboxes, family phones), which are "
-        "demoted to identity.demoted_identifiers. Ids survive re-runs; merges and splits are "
-        "logged in identity.id_events."
+SPECS = [
+    dg.AssetSpec(
+        CUSTOMER_MAP,
+        deps=[dg.AssetKey(["staging", "int_customer_records_unioned"])],
+        description=(
+            "Every source customer record with its stable customer_id. Records sharing a "
+            "normalised email, E.164 phone, loyalty card or Weibo handle are linked, except "
+            "identifiers shared by different people (role mailboxes, family phones: see "
+            "identity.demoted_identifiers). Links never join records with different loyalty "
+            "cards or birth dates, nor grow a cluster past the size limit. Ids survive re-runs; "
+            "merges and splits are logged in identity.id_events."
+        ),
     ),
+    dg.AssetSpec(
+        dg.AssetKey(["identity", "customer_aliases"]),
+        deps=[CUSTOMER_MAP],
+        description="Ids merged into another customer and the customer they resolve to now: "
+        "BI joins on an old id keep working.",
+    ),
+    dg.AssetSpec(
+        dg.AssetKey(["identity", "review_queue"]),
+        deps=[CUSTOMER_MAP],
+        description="Links a guard refused (different loyalty cards or birth dates, cluster "
+        "size limit) and near-threshold matches, with the evidence, for a data steward.",
+    ),
+]
+
+
+@dg.multi_asset(
+    specs=[s.replace_attributes(group_name="identity", owners=OWNERS,
+                                kinds={"duckdb", "python"}) for s in SPECS],
+    name="identity_resolution",
+    pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "one_customer_per_record",
@@ -32,7 +49,7 @@ CUSTOMER_MAP = dg.AssetKey(["identity", "customer_map"])
         )
     ],
 )
-def customer_map(context: dg.AssetExecutionContext):
+def identity_resolution(context: dg.AssetExecutionContext):
     with connect() as con:
         result = resolve(con)
         dupes, missing = con.sql(
@@ -41,22 +58,26 @@ def customer_map(context: dg.AssetExecutionContext):
             "(select count(*) from staging.int_customer_records_unioned r anti join "
             "identity.customer_map m using (source_system, source_record_id))"
         ).fetchone()
+        aliases = con.sql("select count(*) from identity.customer_aliases").fetchone()[0]
     context.log.info(f"{result.records} records -> {result.customers} customers")
     yield dg.MaterializeResult(
+        asset_key=CUSTOMER_MAP,
         metadata={
             "source_records": result.records,
             "customers": result.customers,
             "dagster/row_count": result.records,
             "demoted_identifiers": result.demoted_identifiers,
-            "match_rules": dg.MetadataValue.md(
-                markdown_table(
-                    [{"rule": k, "records": v} for k, v in sorted(result.match_rules.items())]
-                )
-            ),
+            "match_rules": dg.MetadataValue.md(markdown_table(
+                [{"rule": k, "records": v} for k, v in sorted(result.match_rules.items())])),
             "id_events": dg.MetadataValue.json(result.events),
-        }
+        },
     )
+    yield dg.MaterializeResult(asset_key=["identity", "customer_aliases"],
+                               metadata={"dagster/row_count": aliases})
+    yield dg.MaterializeResult(asset_key=["identity", "review_queue"],
+                               metadata={"dagster/row_count": result.review_queue})
     yield dg.AssetCheckResult(
+        asset_key=CUSTOMER_MAP,
         check_name="one_customer_per_record",
         passed=dupes == 0 and missing == 0,
         metadata={"records_with_several_customers": dupes, "records_without_customer": missing},

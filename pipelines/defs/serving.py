@@ -9,6 +9,7 @@ from pipelines.publish import SERVING_FILE, publish
 BI_TABLES = [
     "customer_360",
     "customer_identities",
+    "customer_id_aliases",
     "customer_segments",
     "customer_value",
     "customer_churn",

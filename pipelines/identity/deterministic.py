@@ -3,9 +3,8 @@
 Strong identifiers are a normalised email, an E.164 phone, a loyalty card number and a Weibo
 handle recorded in the CRM. An identifier shared by different people is demoted (not used to
 link): role mailboxes (info@, team@), values on more than `max_records` records, and values
-whose records carry names that cannot belong to one person (a family phone). Linked records
-form clusters (connected components); a probabilistic matcher adds its links to the same
-edge list before clustering.
+whose records carry names that cannot belong to one person (a family phone). The links, with
+those of the probabilistic matcher, are clustered with guards (`clustering.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from itertools import combinations, permutations
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from pipelines.identity.clustering import ClusterGuards, guarded_clusters
 
 IDENTIFIER_KINDS = ("email_key", "phone_e164", "loyalty_card_number", "weibo_handle")
 RECORD_KEY = ["source_system", "source_record_id"]
@@ -107,42 +106,50 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
 
 
-def cluster(
-    records: pd.DataFrame, guards: Guards = Guards(), extra_edges: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assign a cluster number to every record.
+DETERMINISTIC_STRENGTH = 2.0  # above any match probability: identifier links apply first
 
-    `records` needs RECORD_KEY, name_key, is_role_mailbox and the IDENTIFIER_KINDS columns.
-    `extra_edges` (columns left, right: record positions, rule) lets a probabilistic matcher
-    add its links. Returns (records with `cluster` and `match_rule`, demoted identifiers).
-    """
-    records = records.reset_index(drop=True)
+
+def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
+    """Edges between records (positional) sharing a usable identifier, and the demoted
+    identifiers. Star edges: every record of a group links to the group's first record."""
     ids = identifiers(records)
     demoted = demoted_identifiers(ids, guards)
     usable = ids.merge(demoted[["kind", "value"]], how="left", indicator=True)
     usable = usable[usable["_merge"] == "left_only"]
-    # star edges: every record of a group to the group's first record
     first = usable.groupby(["kind", "value"], sort=False)["record"].transform("min")
-    edges = pd.DataFrame({"left": first, "right": usable["record"], "rule": usable["kind"]})
-    edges = edges[edges["left"] != edges["right"]]
+    edges = pd.DataFrame({
+        "left": first.to_numpy(), "right": usable["record"].to_numpy(),
+        "rule": usable["kind"].map(RULE_NAMES).to_numpy(), "strength": DETERMINISTIC_STRENGTH,
+    })
+    return edges[edges["left"] != edges["right"]].reset_index(drop=True), demoted
+
+
+def cluster(
+    records: pd.DataFrame,
+    guards: Guards = Guards(),
+    extra_edges: pd.DataFrame | None = None,
+    cluster_guards: ClusterGuards | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Assign a cluster number to every record.
+
+    `records` needs RECORD_KEY, name_key, is_role_mailbox and the IDENTIFIER_KINDS columns
+    (birth_date too, for the conflict guard). `extra_edges` (left, right: record positions,
+    rule, strength = match probability) lets a probabilistic matcher add its links. Returns
+    (records with `cluster` and `match_rule`, demoted identifiers, refused edges).
+    """
+    records = records.reset_index(drop=True)
+    edges, demoted = deterministic_edges(records, guards)
     if extra_edges is not None and len(extra_edges):
-        edges = pd.concat([edges, extra_edges[["left", "right", "rule"]]], ignore_index=True)
-    n = len(records)
-    graph = coo_matrix(
-        (np.ones(len(edges), dtype=np.int8), (edges["left"].to_numpy(), edges["right"].to_numpy())),
-        shape=(n, n),
-    )
-    _, labels = connected_components(graph, directed=False)
-    touched = pd.concat(
-        [
-            edges[["left", "rule"]].rename(columns={"left": "record"}),
-            edges[["right", "rule"]].rename(columns={"right": "record"}),
-        ]
-    ).drop_duplicates("record")
+        edges = pd.concat([edges, extra_edges[list(edges.columns)]], ignore_index=True)
+    labels, refused = guarded_clusters(records, edges, cluster_guards)
+    kept = edges.merge(refused[["left", "right"]], how="left", indicator=True)
+    kept = kept[kept["_merge"] == "left_only"]
+    touched = pd.concat([
+        kept[["left", "rule"]].rename(columns={"left": "record"}),
+        kept[["right", "rule"]].rename(columns={"right": "record"}),
+    ]).drop_duplicates("record")
     out = records[RECORD_KEY].copy()
     out["cluster"] = labels
     out["match_rule"] = "singleton"
-    out.loc[touched["record"].to_numpy(), "match_rule"] = (
-        touched["rule"].replace(RULE_NAMES).to_numpy()
-    )
-    return out, demoted
+    out.loc[touched["record"].to_numpy(), "match_rule"] = touched["rule"].to_numpy()
+    return out, demoted, refused

@@ -79,4 +79,31 @@ def assign_ids(
         elif kind != "split_off":
             resolved.append((kind, cid, other))
     ev = pd.DataFrame(resolved, columns=["event_type", "customer_id", "other_customer_id"])
+    ev["reason"] = ev["event_type"].map(EVENT_REASONS)
     return df.drop(columns=["prev_id"]), ev
+
+
+EVENT_REASONS = {
+    "create": "source records that match no existing customer",
+    "merge": "records of two customers are now linked; the older id survives, the other "
+    "resolves to it as an alias",
+    "split": "links between the customer's records no longer hold; the largest part keeps the id",
+}
+
+
+def update_aliases(aliases: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """alias_customer_id -> customer_id after this run's merges; chains resolve to the newest
+    survivor, so an id merged twice still reaches the current customer."""
+    merges = events[events["event_type"] == "merge"]
+    current = dict(zip(aliases["alias_customer_id"], aliases["customer_id"]))
+    redirect = dict(zip(merges["other_customer_id"], merges["customer_id"]))
+    for alias in list(current):
+        while current[alias] in redirect:
+            current[alias] = redirect[current[alias]]
+    for merged, survivor in redirect.items():
+        while survivor in redirect:
+            survivor = redirect[survivor]
+        current[merged] = survivor
+    return pd.DataFrame(
+        sorted(current.items()), columns=["alias_customer_id", "customer_id"]
+    )

@@ -31,7 +31,8 @@ def test_asset_groups_follow_the_layers(defs):
             "social__interactions",
         )
     }
-    assert groups["identity"] == {"identity/customer_map"}
+    assert groups["identity"] == {"identity/customer_map", "identity/customer_aliases",
+                                  "identity/review_queue"}
     assert groups["ml"] == {"ml/customer_segments", "ml/customer_value", "ml/customer_churn"}
     assert groups["serving"] == {"serving/customer360"}
     assert {
@@ -47,6 +48,7 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/customer_value",
         "bi/customer_churn",
         "bi/customer_identities",
+        "bi/customer_id_aliases",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 

@@ -1,8 +1,9 @@
 import pandas as pd
 
+from pipelines.identity.clustering import ClusterGuards, guarded_clusters
 from pipelines.identity.deterministic import cluster, names_compatible
 from pipelines.identity.evaluate import pairwise_scores
-from pipelines.identity.stable_ids import assign_ids
+from pipelines.identity.stable_ids import assign_ids, update_aliases
 
 
 def records(rows):
@@ -39,7 +40,7 @@ def test_shared_identifiers_are_demoted_and_do_not_merge_people():
             ("shop", "8", "wang wei", False, None, None, "LC1", None),
         ]
     )
-    out, demoted = cluster(df)
+    out, demoted, _ = cluster(df)
     cid = dict(zip(out["source_record_id"], out["cluster"]))
     assert cid["1"] == cid["2"]
     assert cid["3"] != cid["1"]
@@ -53,7 +54,7 @@ def test_too_many_records_on_one_identifier_is_demoted():
     df = records(
         [("shop", str(i), None, False, None, "+8613800000000", None, None) for i in range(12)]
     )
-    out, demoted = cluster(df)
+    out, demoted, _ = cluster(df)
     assert out["cluster"].nunique() == 12
     assert demoted["reason"].tolist() == ["shared_by_too_many_records"]
 
@@ -77,7 +78,7 @@ def test_ids_are_stable_across_runs_and_merges_keep_the_oldest():
     merged, events = assign_ids(clusters([("a", 0), ("b", 0), ("c", 1)]), first)
     m = dict(zip(merged["source_record_id"], merged["customer_id"]))
     assert m["a"] == m["b"] == min(ids["a"], ids["b"])
-    assert events.to_dict("records") == [
+    assert events.drop(columns="reason").to_dict("records") == [
         {
             "event_type": "merge",
             "customer_id": min(ids["a"], ids["b"]),
@@ -92,7 +93,7 @@ def test_split_keeps_id_in_largest_part():
     split, events = assign_ids(clusters([("a", 0), ("b", 0), ("c", 1)]), first)
     s = dict(zip(split["source_record_id"], split["customer_id"]))
     assert s["a"] == s["b"] == old and s["c"] != old
-    assert events.to_dict("records") == [
+    assert events.drop(columns="reason").to_dict("records") == [
         {"event_type": "split", "customer_id": old, "other_customer_id": s["c"]}
     ]
 
@@ -126,3 +127,51 @@ def test_names_compatible_handles_pinyin_syllables_initials_and_typos():
     assert names_compatible("katherine r", "katherine reed")
     assert names_compatible("allen emiyl", "allen emily")
     assert not names_compatible("allen emily", "allen mark")
+
+
+def edges(rows):
+    return pd.DataFrame(rows, columns=["left", "right", "rule", "strength"])
+
+
+def test_a_chain_of_weaker_links_cannot_join_different_loyalty_cards():
+    records = pd.DataFrame({"loyalty_card_number": ["LC1", None, "LC2"],
+                            "birth_date": [None, None, None]})
+    # 0 -- 1 (strong) and 1 -- 2 (weak): 2 would bring a second card into 0's cluster
+    labels, refused = guarded_clusters(records, edges([
+        (0, 1, "email", 2.0), (1, 2, "splink", 0.95)]))
+    assert labels[0] == labels[1] != labels[2]
+    assert refused[["left", "right", "reason"]].to_dict("records") == [
+        {"left": 1, "right": 2, "reason": "different_loyalty_card_number"}]
+
+
+def test_different_birth_dates_stay_apart_but_one_missing_date_does_not_block():
+    records = pd.DataFrame({"loyalty_card_number": [None] * 3,
+                            "birth_date": ["1990-01-01", None, "1985-05-05"]})
+    labels, refused = guarded_clusters(records, edges([
+        (0, 1, "splink", 0.99), (0, 2, "splink", 0.97)]))
+    assert labels[0] == labels[1] != labels[2]
+    assert refused["reason"].tolist() == ["different_birth_date"]
+
+
+def test_cluster_size_limit_drops_the_weakest_links_first():
+    records = pd.DataFrame({"loyalty_card_number": [None] * 4, "birth_date": [None] * 4})
+    labels, refused = guarded_clusters(
+        records,
+        edges([(0, 1, "email", 2.0), (2, 3, "email", 2.0), (1, 2, "splink", 0.91)]),
+        ClusterGuards(max_cluster_size=3),
+    )
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    assert refused["reason"].tolist() == ["cluster_size_limit"]
+
+
+def test_merged_ids_resolve_as_aliases_through_chains():
+    none = pd.DataFrame(columns=["alias_customer_id", "customer_id"])
+    first = pd.DataFrame({"event_type": ["merge"], "customer_id": ["C1"],
+                          "other_customer_id": ["C2"]})
+    aliases = update_aliases(none, first)
+    assert aliases.to_dict("records") == [{"alias_customer_id": "C2", "customer_id": "C1"}]
+    later = pd.DataFrame({"event_type": ["merge"], "customer_id": ["C0"],
+                          "other_customer_id": ["C1"]})
+    aliases = update_aliases(aliases, later)
+    assert dict(zip(aliases["alias_customer_id"], aliases["customer_id"])) == {
+        "C1": "C0", "C2": "C0"}

@@ -1,0 +1,80 @@
+"""Guarded clustering of linked records.
+
+Edges are applied strongest first (deterministic identifier links, then probabilistic links by
+descending match probability) with a union-find. A link is refused when the two clusters it
+would join carry different values of a conflicting identifier (two different loyalty cards,
+two different birth dates) or when the joined cluster would exceed `max_cluster_size`: a chain
+of weaker links can never join what stronger evidence keeps apart, and the split rule of an
+oversized group is "the weakest links go first". Refused links are returned with the reason,
+for the data steward's review queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# Identifier kinds of which a person has at most one value.
+CONFLICT_KINDS = ("loyalty_card_number", "birth_date")
+
+
+@dataclass(frozen=True)
+class ClusterGuards:
+    max_cluster_size: int = 12  # one person rarely has more records across three sources
+
+
+def _values(column: pd.Series) -> list[frozenset]:
+    return [frozenset() if pd.isna(v) else frozenset([v]) for v in column.tolist()]
+
+
+def guarded_clusters(
+    records: pd.DataFrame,
+    edges: pd.DataFrame,
+    guards: ClusterGuards | None = None,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Cluster labels for `records` (positional) from `edges` (left, right, rule, strength:
+    higher applies first) and the refused edges with a `reason` column."""
+    guards = guards or ClusterGuards()
+    n = len(records)
+    parent = np.arange(n)
+    size = np.ones(n, dtype=np.int64)
+    conflict = {kind: _values(records[kind]) for kind in CONFLICT_KINDS if kind in records}
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    ordered = edges.sort_values("strength", ascending=False, kind="stable")
+    refused: list[tuple[int, str]] = []
+    for i, (left, right) in enumerate(zip(ordered["left"].to_numpy(),
+                                          ordered["right"].to_numpy())):
+        a, b = find(int(left)), find(int(right))
+        if a == b:
+            continue
+        reason = None
+        if size[a] + size[b] > guards.max_cluster_size:
+            reason = "cluster_size_limit"
+        else:
+            for kind, values in conflict.items():
+                if values[a] and values[b] and not values[a] & values[b]:
+                    reason = f"different_{kind}"
+                    break
+        if reason:
+            refused.append((i, reason))
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        for values in conflict.values():
+            values[a] = values[a] | values[b]
+    labels = np.array([find(i) for i in range(n)])
+    rejected = ordered.iloc[[i for i, _ in refused]].reset_index(drop=True)
+    rejected["reason"] = [r for _, r in refused]
+    return labels, rejected
