@@ -48,7 +48,7 @@ def render() -> str:
             f"identity: {quality['records']:,} source records -> {quality['customers']:,} "
             f"customers (true persons: {quality['persons']:,})",
             f"  pairwise precision {quality['precision']:.4f}, recall {quality['recall']:.4f}, "
-            f"F1 {quality['f1']:.4f}",
+            f"F1 {quality['f1']:.4f}; B-cubed F1 {quality['bcubed_f1']:.4f}",
         ]
     lines += [
         "",

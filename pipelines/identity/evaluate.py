@@ -1,4 +1,4 @@
-"""Pairwise precision and recall of a clustering against known truth."""
+"""Pairwise and B-cubed precision and recall of a clustering against known truth."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
     precision = correct / predicted_pairs if predicted_pairs else 1.0
     recall = correct / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    # B-cubed: per record, the share of its cluster that is its person and vice versa
+    overlap = both.groupby(["customer_id", "person_id"])["customer_id"].transform("size")
+    cluster_size = both.groupby("customer_id")["customer_id"].transform("size")
+    person_size = both.groupby("person_id")["person_id"].transform("size")
+    b_precision = float((overlap / cluster_size).mean()) if len(both) else 1.0
+    b_recall = float((overlap / person_size).mean()) if len(both) else 1.0
+    b_f1 = (2 * b_precision * b_recall / (b_precision + b_recall)
+            if b_precision + b_recall else 0.0)
     return {
         "records": len(both),
         "customers": int(both["customer_id"].nunique()),
@@ -27,4 +35,9 @@ def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
         "precision": precision,
         "recall": recall,
         "f1": f1,
+        "false_merge_pairs": predicted_pairs - correct,
+        "missed_pairs": true_pairs - correct,
+        "bcubed_precision": b_precision,
+        "bcubed_recall": b_recall,
+        "bcubed_f1": b_f1,
     }

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,10 +18,11 @@ from pipelines.identity.evaluate import pairwise_scores
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMERS = 1500
-END_DATE = "2026-11-15"
+END_DATE = "2026-11-08"  # a past Sunday: the increment's week must be a complete partition
+INCREMENT_END = "2026-11-15"
 
 
-def run_demo(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_demo(data_dir: Path, end_date: str = END_DATE) -> subprocess.CompletedProcess:
     env = {**os.environ, "C360_DATA_DIR": str(data_dir)}
     for var in (
         "C360_WAREHOUSE",
@@ -41,8 +43,7 @@ def run_demo(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
             "--seed",
             "11",
             "--end-date",
-            END_DATE,
-            *extra,
+            end_date,
         ],
         cwd=REPO,
         env=env,
@@ -52,17 +53,30 @@ def run_demo(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
+def read(data_dir: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(data_dir / "warehouse/customer360.duckdb"), read_only=True) as con:
+        return con.sql(sql).df()
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """Three runs: the demo; the same landing files again; one more week of exports."""
+    from pipelines.sample_data import generate_increment
+
     data_dir = tmp_path_factory.mktemp("c360")
     first = run_demo(data_dir)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
-    with duckdb.connect(str(data_dir / "warehouse/customer360.duckdb"), read_only=True) as con:
-        ids_before = con.sql("select * from identity.customer_map").df()
-    # a second run over the same landing files: nothing new is loaded, ids stay
+    ids_first = read(data_dir, "select * from identity.customer_map")
     second = run_demo(data_dir)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-5000:]
-    return {"dir": data_dir, "out": first.stdout, "ids_before": ids_before}
+    ids_second = read(data_dir, "select * from identity.customer_map")
+    files_second = read(data_dir, "select * from raw.file_registry")
+    generate_increment(data_dir, customers=CUSTOMERS, seed=11,
+                       end_date=date.fromisoformat(END_DATE))
+    third = run_demo(data_dir, INCREMENT_END)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-5000:]
+    return {"dir": data_dir, "out": first.stdout, "ids_first": ids_first,
+            "ids_second": ids_second, "files_second": files_second}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +100,7 @@ def test_counts_reconcile_per_layer(wh):
         "select contract, rows_read, rows_loaded, rows_quarantined "
         "from raw.file_registry where status = 'loaded'"
     ).df()
-    assert len(files) == 8
+    assert len(files) > 8  # 8 exports, then the files of the increment week
     assert (files["rows_read"] == files["rows_loaded"] + files["rows_quarantined"]).all()
     assert files["rows_quarantined"].sum() > 0  # the generator plants malformed rows
     for contract, loaded in files.groupby("contract")["rows_loaded"].sum().items():
@@ -110,13 +124,31 @@ def test_counts_reconcile_per_layer(wh):
     )
 
 
-def test_second_run_loads_nothing_new_and_keeps_ids(demo, wh):
-    assert scalar(wh, "select count(*) from raw.file_registry") == 8
-    after = wh.sql("select * from identity.customer_map").df()
+def test_second_run_loads_nothing_new_and_keeps_ids(demo):
+    assert len(demo["files_second"]) == 8  # the same 8 files, registered once
     key = ["source_system", "source_record_id"]
-    both = demo["ids_before"].merge(after, on=key, suffixes=("_before", "_after"))
-    assert len(both) == len(after) == len(demo["ids_before"])
-    assert (both["customer_id_before"] == both["customer_id_after"]).all()
+    both = demo["ids_first"].merge(demo["ids_second"], on=key, suffixes=("_1", "_2"))
+    assert len(both) == len(demo["ids_first"]) == len(demo["ids_second"])
+    assert (both["customer_id_1"] == both["customer_id_2"]).all()
+
+
+def test_weekly_increment_loads_new_files_and_keeps_unchanged_customers_ids(demo, wh):
+    assert scalar(wh, "select count(*) from raw.file_registry where status = 'loaded'") > 8
+    key = ["source_system", "source_record_id"]
+    before, after = demo["ids_second"], wh.sql("select * from identity.customer_map").df()
+    assert len(after) > len(before)  # the increment brought new people
+    # customers whose set of records did not change in the increment
+    def record_sets(m):
+        return m.groupby("customer_id")["source_record_id"].apply(
+            lambda s: frozenset(s.tolist()))
+    sets_before = record_sets(before.assign(source_record_id=before[key].agg(":".join, axis=1)))
+    sets_after = record_sets(after.assign(source_record_id=after[key].agg(":".join, axis=1)))
+    unchanged = set(sets_before.tolist()) & set(sets_after.tolist())
+    by_set_before = {v: k for k, v in sets_before.items() if v in unchanged}
+    by_set_after = {v: k for k, v in sets_after.items() if v in unchanged}
+    kept = sum(by_set_before[s] == by_set_after[s] for s in unchanged)
+    assert len(unchanged) > 0.9 * len(sets_before)
+    assert kept / len(unchanged) >= 0.999
 
 
 def test_every_source_record_maps_to_exactly_one_customer(wh):
@@ -194,9 +226,8 @@ def test_weekly_features_use_only_events_before_the_snapshot(wh):
     """,
     )
     assert mismatches == 0
-    assert (
-        scalar(wh, "select count(distinct snapshot_date) from marts.customer_features_weekly") == 60
-    )
+    weeks = scalar(wh, "select count(distinct snapshot_date) from marts.customer_features_weekly")
+    assert weeks == 61  # 60 weeks, then the increment's week
 
 
 def test_scores_are_sane(wh):
@@ -228,7 +259,7 @@ def test_dagster_instance_recorded_the_runs_and_checks(demo):
     try:
         with DagsterInstance.get() as instance:
             runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
-            assert len(runs) == 2
+            assert len(runs) == 3
             record = instance.get_latest_materialization_event(
                 __import__("dagster").AssetKey(["bi", "customer_360"])
             )

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from pipelines.identity.clustering import ClusterGuards, guarded_clusters
 from pipelines.identity.deterministic import cluster, names_compatible
@@ -116,6 +117,10 @@ def test_pairwise_scores():
     scores = pairwise_scores(pred, truth)
     assert scores["precision"] == 1 / 3  # predicted pairs ab, ac, bc; only ab true
     assert scores["recall"] == 1 / 2  # true pairs ab, cd
+    assert (scores["false_merge_pairs"], scores["missed_pairs"]) == (2, 1)
+    # B-cubed precision: a,b see 2/3 of their cluster, c 1/3, d 1/1
+    assert scores["bcubed_precision"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 3 + 1) / 4)
+    assert scores["bcubed_recall"] == pytest.approx((1 + 1 + 1 / 2 + 1 / 2) / 4)
 
 
 def test_names_compatible_handles_pinyin_syllables_initials_and_typos():
