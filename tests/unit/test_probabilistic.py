@@ -1,0 +1,209 @@
+"""Probabilistic matching on a small hand-made set of customer records."""
+
+import pandas as pd
+import pytest
+
+from pipelines.identity import probabilistic as prob
+from pipelines.identity.deterministic import cluster
+from pipelines.standardise import email_match_key, name_key
+
+COLUMNS = [
+    "source_system", "source_record_id", "first_name", "last_name", "full_name", "email",
+    "phone_e164", "city", "postcode", "birth_date",
+]  # fmt: skip
+
+# (person, source, first, last, full, email, phone, city, postcode, birth date)
+PEOPLE = [
+    # the person under test: characters, pinyin, swapped order
+    ("zw", "crm", "伟", "张", "张伟", "zhangwei85@163.com", None, "上海", "200031", "1985-03-02"),
+    ("zw", "shop", "Wei", "Zhang", "Wei Zhang", "zhangwei85@qq.com", None, "Shanghai", None,
+     "1985-03-02"),
+    ("zw", "crm", "Zhang", "Wei", "Zhang Wei", " ZhangWei85@163.com", None, "SHANGHAI",
+     "200031", "1985-03-02"),
+    # a family: one surname, one phone, one address, different given names and birth dates
+    ("f1", "crm", "建国", "王", "王建国", "wjg1960@163.com", "+8613800138000", "北京", "100010",
+     "1960-05-01"),
+    ("f2", "crm", "芳", "王", "王芳", None, "+8613800138000", "北京", "100010", "1962-08-12"),
+    ("f3", "shop", "Xiaoming", "Wang", "Xiaoming Wang", None, "+8613800138000", "Beijing",
+     "100010", None),
+    # other people: typos, joined syllables, names from email addresses, Western names
+    ("dy", "crm", "德燕", "何", "何德燕", "hedeyan@126.com", "+8613911112222", "广州", "510000",
+     "1990-01-15"),
+    ("dy", "shop", "Deyan", "He", "Deyan He", "hedeyan@126.com", None, "Guangzhou", "510000",
+     None),
+    ("dy", "social", None, None, "He Deyan", None, None, "Guangzhou", None, None),
+    ("tg", "shop", "Grace", "Thomas", "Grace Thomas", "grace.thomas@gmail.com", "+447700900123",
+     "Manchester", "M14BT", None),
+    ("tg", "social", None, None, "Thomas Grace", None, None, "Manchester", None, None),
+    ("tg", "crm", "Grace", "Thomas", "Grace Thomas", "gthomas@outlook.com", None, "Manchester",
+     "M14BT", "1988-11-30"),
+    ("ls", "crm", "Li", "Sun", "Li Sun", "sunli77@sina.com", "+8613622223333", "南京", "210000",
+     "1977-07-07"),
+    ("ls", "shop", "Li", "Sun", "Li Sun", "sunli77@sina.com", None, "Nanjing", None, None),
+    ("ls", "social", None, None, "孙丽", None, None, "南京", None, None),
+    ("jm", "crm", "Jonas", "Meier", "Jonas Meier", "jonas.meier@web.de", "+4915112345678",
+     "München", "80331", "1979-09-02"),
+    ("jm", "shop", "Jonas", "Meeir", "Jonas Meeir", "jonas.meier@web.de", None, "Munich",
+     "80331", None),
+    ("jm", "social", None, None, "JonasMeier", None, None, "Munich", None, None),
+    ("cd", "shop", "Camille", "Dupont", "Camille Dupont", "cdupont27@laposte.net", None, "Paris",
+     "75011", None),
+    ("cd", "shop", "Camille", "Dupont", "Camille Dupont", "cdupont27@outlook.com",
+     "+33612345678", "Paris", "75011", None),
+    ("cd", "social", None, None, "camille dupont", None, None, "Paris", None, None),
+    ("yl", "crm", "颖清", "何", "何颖清", "heyingqing1970@163.com", None, "北京", "100738",
+     "1970-12-07"),
+    ("yl", "shop", None, None, None, "heyingqing1970@163.com", None, None, None, None),
+    ("yl", "social", None, None, "heyingqing", None, None, "北京", None, None),
+    ("mw", "crm", "Michelle", "Williams", "Michelle Williams", "mwilliams24@gmail.com",
+     "+12126979020", "New York", "10074", "1984-02-11"),
+    ("mw", "shop", "Michelle", "Williams", "Michelle Williams", "mwilliams24@gmail.com", None,
+     "New York", "10074", None),
+    ("mw", "social", None, None, "Michelle Williams", None, None, "New York", None, None),
+    ("hq", "shop", "Qin", "He", "Qin He", "heq88@163.com", "+8616605448110", "深圳", "518321",
+     None),
+    ("hq", "social", None, None, "何琴", None, None, "深圳", None, None),
+    ("lm", "crm", "Mingde", "Lin", "Mingde Lin", None, None, "上海", "200997", "1994-01-28"),
+    ("lm", "crm", "铭德", "林", "林铭德", None, None, "上海", "200997", "1994-01-28"),
+    ("lm", "shop", "Mingde", "Lin", "Mingde Lin", "linmd42@outlook.com", None, "上海", "200997",
+     None),
+]
+SINGLES = [
+    ("Oliver", "Brown", "London"), ("Emma", "Schulz", "Berlin"), ("Lucas", "Martin", "Paris"),
+    ("Sophia", "Lee", "Boston"), ("Noah", "Clark", "Chicago"), ("Mia", "Fischer", "Hamburg"),
+    ("Jia", "Liang", "深圳"), ("Fang", "Zhou", "成都"), ("Hao", "Chen", "杭州"),
+    ("Lei", "Wu", "武汉"), ("Ting", "Liu", "苏州"), ("Yan", "Xu", "西安"),
+    ("James", "Wilson", "Seattle"), ("Ella", "Evans", "Edinburgh"), ("Léa", "Roux", "Lyon"),
+    ("Ben", "Weber", "Cologne"), ("Anna", "Koch", "Frankfurt"), ("Max", "Wolf", "Berlin"),
+    ("Rui", "Wang", "上海"), ("Jun", "Ma", "北京"), ("Ava", "Hall", "Manchester"),
+    ("Zoe", "King", "New York"), ("Finn", "Bauer", "Munich"), ("Hugo", "Petit", "Marseille"),
+]  # fmt: skip
+
+
+def _records() -> tuple[pd.DataFrame, list[str]]:
+    rows, persons = [], []
+    for i, (person, source, first, last, full, email, phone, city, postcode, birth) in enumerate(
+        PEOPLE
+    ):
+        rows.append((source, f"{source}-{i}", first, last, full, email, phone, city, postcode,
+                     birth))  # fmt: skip
+        persons.append(person)
+    for j, (first, last, city) in enumerate(SINGLES):
+        email = f"{first.lower()}.{last.lower()}{j}@example.com"
+        rows.append(("shop", f"single-{j}", first, last, f"{first} {last}", email, None, city,
+                     None, None))  # fmt: skip
+        persons.append(f"single-{j}")
+    keys = [name_key(r[2], r[3]) if r[2] or r[3] else name_key(r[4]) for r in rows]
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["name_key"] = keys
+    df["email_key"] = [email_match_key(r[5]) for r in rows]
+    df["is_role_mailbox"] = False
+    df["loyalty_card_number"] = None
+    df["weibo_handle"] = None
+    df["birth_date"] = pd.to_datetime(df["birth_date"])
+    return df, persons
+
+
+@pytest.fixture(scope="module")
+def data():
+    records, persons = _records()
+    prepared = prob.prepare(records)
+    model = prob.train(prepared, seed=42)
+    return records, persons, prepared, model
+
+
+def _rows(persons: list[str], person: str) -> list[int]:
+    return [i for i, p in enumerate(persons) if p == person]
+
+
+def test_prepare_derives_order_free_keys_and_cities():
+    records, _ = _records()
+    prepared = prob.prepare(records)
+    assert len(records) >= 55
+    assert list(prepared["unique_id"]) == list(range(len(records)))
+    zw = prepared.loc[_rows(_records()[1], "zw")]
+    assert zw["name_letters"].nunique() == 1  # 张伟 / Wei Zhang / Zhang Wei
+    assert set(zw["city_norm"]) == {"shanghai"}
+    dy = prepared.loc[_rows(_records()[1], "dy")]
+    assert dy["name_letters"].nunique() == 1  # 'de he yan' / 'deyan he' / 'deyan he'
+    assert prob.normalize_city("香港") == prob.normalize_city("Hong Kong") == "hongkong"
+    assert prob.normalize_city("München") == "munich"
+    assert prepared.loc[0, "surname"] == "zhang" and prepared.loc[0, "given_name"] == "wei"
+    assert prepared.loc[0, "email_local"] == "zhangwei85"
+
+
+def test_links_one_person_written_three_ways(data):
+    records, persons, prepared, model = data
+    zw = _rows(persons, "zw")
+    # without the deterministic clusters, the model alone must link the three records
+    alone = prepared.assign(det_cluster=prepared["unique_id"])
+    edges = prob.predict_edges(alone, model, threshold=0.9)
+    linked = {(a, b) for a, b in zip(edges["left"], edges["right"])}
+    assert {(zw[0], zw[1]), (zw[0], zw[2]), (zw[1], zw[2])} <= linked
+    clusters = cluster(records, extra_edges=prob.predict_edges(prepared, model))[0]
+    assert clusters.loc[zw, "cluster"].nunique() == 1
+
+
+def test_does_not_link_a_family_sharing_surname_phone_and_address(data):
+    records, persons, prepared, model = data
+    family = [_rows(persons, p)[0] for p in ("f1", "f2", "f3")]
+    alone = prepared.assign(det_cluster=prepared["unique_id"])
+    edges = prob.predict_edges(alone, model, threshold=0.5)
+    assert not (edges["left"].isin(family) & edges["right"].isin(family)).any()
+    clusters = cluster(records, extra_edges=prob.predict_edges(prepared, model))[0]
+    assert clusters.loc[family, "cluster"].nunique() == 3
+
+
+def test_edges_have_the_cluster_contract_and_are_mostly_right(data):
+    records, persons, prepared, model = data
+    edges = prob.predict_edges(prepared, model)
+    assert list(edges.columns) == [
+        "left", "right", "match_probability", "match_weight", "rule", "strength",
+    ]  # fmt: skip
+    assert (edges["rule"] == "splink").all() and (edges["match_probability"] >= 0.9).all()
+    right = [persons[a] == persons[b] for a, b in zip(edges["left"], edges["right"])]
+    assert len(edges) >= 5 and sum(right) == len(right)
+
+
+def test_save_and_load_round_trip_gives_the_same_predictions(data, tmp_path):
+    _, _, prepared, model = data
+    path = prob.save_model(model, tmp_path / "model.json")
+    loaded = prob.load_model(path)
+    pd.testing.assert_frame_equal(
+        prob.predict_edges(prepared, model, threshold=0.5),
+        prob.predict_edges(prepared, loaded, threshold=0.5),
+    )
+
+
+def test_training_is_deterministic_for_a_seed(data):
+    _, _, prepared, model = data
+    again = prob.train(prepared, seed=42)
+    strip = {"linker_uid"}
+    assert {k: v for k, v in again.items() if k not in strip} == {
+        k: v for k, v in model.items() if k not in strip
+    }
+
+
+def test_ambiguous_bridge_links_are_dropped():
+    # record 0 (a bare profile) links equally to clusters 1 and 2, which are not linked
+    edges = pd.DataFrame({
+        "left": [0, 0, 3], "right": [1, 2, 4], "match_probability": [0.95, 0.95, 0.99],
+        "match_weight": [4.0, 4.2, 7.0],
+    })  # fmt: skip
+    kept = prob.drop_ambiguous(edges, clusters=pd.Series([0, 1, 2, 3, 4]).to_numpy())
+    assert kept[["left", "right"]].values.tolist() == [[3, 4]]
+    clear_winner = edges.assign(match_weight=[9.0, 4.2, 7.0])
+    kept = prob.drop_ambiguous(clear_winner, clusters=pd.Series([0, 1, 2, 3, 4]).to_numpy())
+    assert kept[["left", "right"]].values.tolist() == [[0, 1], [3, 4]]
+
+
+def test_model_charts_are_written_offline(data, tmp_path):
+    _, _, _, model = data
+    written = prob.model_charts(model, tmp_path)
+    names = sorted(p.name for p in written)
+    assert names == [
+        "m_u_parameters.html", "m_u_parameters.vl.json", "match_weights.html",
+        "match_weights.vl.json",
+    ]  # fmt: skip
+    html = (tmp_path / "match_weights.html").read_text(encoding="utf-8")
+    assert "<script src=" not in html  # vega inlined: opens without internet
