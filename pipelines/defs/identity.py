@@ -1,6 +1,7 @@
 """Identity resolution asset: staging records in, identity.* out."""
 
 import dagster as dg
+from pydantic import Field
 
 from pipelines.config import settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
@@ -38,7 +39,12 @@ SPECS = [
 
 
 class IdentityConfig(dg.Config):
-    refit_matcher: bool = False  # retrain the Splink model instead of reusing the saved one
+    refit_matcher: bool = Field(
+        False, description="Retrain the Splink model instead of reusing the saved one (it is "
+        "retrained anyway when missing or when the records drifted); implies a full re-cluster.")
+    full_recluster: bool = Field(
+        False, description="Match and cluster all records again instead of only the new and "
+        "changed ones.")
 
 
 @dg.multi_asset(
@@ -63,7 +69,7 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
         threshold=s.match_threshold,
     )
     with connect() as con:
-        result = resolve(con, matcher=matcher)
+        result = resolve(con, matcher=matcher, full=config.full_recluster)
         dupes, missing = con.sql(
             "select (select count(*) from (select source_system, source_record_id "
             "from identity.customer_map group by all having count(*) > 1)), "
@@ -71,7 +77,8 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
             "identity.customer_map m using (source_system, source_record_id))"
         ).fetchone()
         aliases = con.sql("select count(*) from identity.customer_aliases").fetchone()[0]
-    context.log.info(f"{result.records} records -> {result.customers} customers")
+    context.log.info(f"{result.mode} run: matched {result.matched_records} of {result.records} "
+                     f"records -> {result.customers} customers")
     if matcher.trained:
         from models_ml import tracking
 
@@ -79,17 +86,19 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
         run_id = log_model_run(matcher, s.models_dir / "identity" / "charts", {
             "records": result.records, "customers": result.customers,
             "splink_links": matcher.links, "review_queue": result.review_queue})
-        context.log.info(f"trained the Splink model; MLflow run {run_id}")
+        context.log.info(f"trained the Splink model ({matcher.train_reason}); MLflow run {run_id}")
     yield dg.MaterializeResult(
         asset_key=CUSTOMER_MAP,
         metadata={
             "source_records": result.records,
+            "mode": result.mode,
+            "matched_records": result.matched_records,
             "customers": result.customers,
             "dagster/row_count": result.records,
             "demoted_identifiers": result.demoted_identifiers,
             "splink_links": matcher.links,
             "splink_model": dg.MetadataValue.path(str(matcher.model_path)),
-            "splink_model_trained_this_run": matcher.trained,
+            "splink_model_trained_this_run": matcher.train_reason or "no (reused)",
             "match_rules": dg.MetadataValue.md(markdown_table(
                 [{"rule": k, "records": v} for k, v in sorted(result.match_rules.items())])),
             "id_events": dg.MetadataValue.json(result.events),

@@ -124,11 +124,27 @@ def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
     return edges[edges["left"] != edges["right"]].reset_index(drop=True), demoted
 
 
+KEPT_RULE = "kept"  # an unchanged record stays with the customer it had (incremental runs)
+KEPT_STRENGTH = 3.0  # above every other link
+
+
+def kept_edges(known_ids: pd.Series) -> pd.DataFrame:
+    """Star edges that hold the records of each earlier customer together: `known_ids` is the
+    customer id per record position, missing for new or changed records."""
+    known = known_ids.dropna()
+    frame = pd.DataFrame({"record": known.index.to_numpy(), "customer": known.to_numpy()})
+    first = frame.groupby("customer", sort=False)["record"].transform("min")
+    edges = pd.DataFrame({"left": first.to_numpy(), "right": frame["record"].to_numpy(),
+                          "rule": KEPT_RULE, "strength": KEPT_STRENGTH})
+    return edges[edges["left"] != edges["right"]].reset_index(drop=True)
+
+
 def cluster(
     records: pd.DataFrame,
     guards: Guards = Guards(),
     extra_edges: pd.DataFrame | None = None,
     cluster_guards: ClusterGuards | None = None,
+    known_ids: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Assign a cluster number to every record.
 
@@ -136,9 +152,19 @@ def cluster(
     (birth_date too, for the conflict guard). `extra_edges` (left, right: record positions,
     rule, strength = match probability) lets a probabilistic matcher add its links. Returns
     (records with `cluster` and `match_rule`, demoted identifiers, refused edges).
+
+    Incremental: with `known_ids` (the earlier customer id of each unchanged record, missing
+    for new and changed ones) unchanged records stay together as they were, and only links
+    that touch a new or changed record are applied; the identifier demotions are still
+    computed on all records.
     """
     records = records.reset_index(drop=True)
     edges, demoted = deterministic_edges(records, guards)
+    if known_ids is not None:
+        delta = known_ids.isna().to_numpy()
+        edges = edges[delta[edges["left"].to_numpy()] | delta[edges["right"].to_numpy()]]
+        edges = pd.concat([kept_edges(known_ids.reset_index(drop=True)), edges],
+                          ignore_index=True)
     if extra_edges is not None and len(extra_edges):
         edges = pd.concat([edges, extra_edges[list(edges.columns)]], ignore_index=True)
     labels, refused = guarded_clusters(records, edges, cluster_guards)

@@ -493,9 +493,9 @@ def quiet_max_pairs_warning() -> Iterator[None]:
 
 
 @contextmanager
-def _linker(prepared: pd.DataFrame, settings: Any) -> Iterator[Any]:
+def _linker(prepared: pd.DataFrame, settings: Any) -> Iterator[tuple[Any, Any]]:
     """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
-    namesake term frequencies for the name columns."""
+    namesake term frequencies for the name columns; yields (linker, db_api)."""
     from splink import DuckDBAPI, Linker
 
     with duckdb.connect(":memory:") as con:
@@ -508,7 +508,7 @@ def _linker(prepared: pd.DataFrame, settings: Any) -> Iterator[Any]:
                 namesake_frequencies(prepared, column), table_name=f"tf_{column}"
             )
             linker.table_management.register_term_frequency_lookup(lookup, column)
-        yield linker
+        yield linker, db_api
 
 
 def train(
@@ -537,7 +537,7 @@ def train(
         max_iterations=25,
         em_convergence=1e-4,
     )
-    with _linker(prepared, settings) as linker, quiet_max_pairs_warning():
+    with _linker(prepared, settings) as (linker, _), quiet_max_pairs_warning():
         linker.training.estimate_probability_two_random_records_match(
             _deterministic_rules(), recall=prior_recall
         )
@@ -566,22 +566,39 @@ def predict_edges(
     model: dict[str, Any],
     threshold: float = DEFAULT_THRESHOLD,
     margin: float | None = AMBIGUITY_MARGIN,
+    delta: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Record pairs the model links with at least `threshold` match probability, as extra
     edges for `deterministic.cluster`: left, right (row positions), match_probability,
     match_weight, rule ('splink') and strength (= match_probability, the order in which
     the guarded clustering applies them).
 
+    With `delta` (a boolean mask of new or changed records) only pairs with at least one
+    delta record are scored: Splink's `predict_within` the delta and `predict_between` the
+    rest and the delta, the same blocking rules and term frequencies as a full run.
+
     Pairs already in one deterministic cluster are left out, and so are ambiguous links
     (see `drop_ambiguous`; `margin=None` keeps them)."""
-    with _linker(prepared, model) as linker:
-        scored = linker.inference.predict(
-            threshold_match_probability=threshold, warning_mode="never"
-        )
-        pairs = scored.as_pandas_dataframe()
+    with _linker(prepared, model) as (linker, db_api):
+        if delta is None:
+            pairs = linker.inference.predict(
+                threshold_match_probability=threshold, warning_mode="never"
+            ).as_pandas_dataframe()
+        else:
+            for column in _tf_columns(model) - set(NAMESAKE_TF_COLUMNS):
+                linker.table_management.compute_tf_table(column)  # over all records
+            new = db_api.register(_as_arrow(prepared[delta]), table_name="delta_records")
+            old = db_api.register(_as_arrow(prepared[~delta]), table_name="known_records")
+            found = [linker.inference.predict_within(
+                new, threshold_match_probability=threshold, warning_mode="never")]
+            if (~delta).any():
+                found.append(linker.inference.predict_between(
+                    old, new, threshold_match_probability=threshold, warning_mode="never"))
+            pairs = pd.concat([f.as_pandas_dataframe() for f in found], ignore_index=True)
+    ids = pairs[["unique_id_l", "unique_id_r"]].astype(np.int64).to_numpy()
     edges = pd.DataFrame({
-        "left": pairs["unique_id_l"].astype(np.int64),
-        "right": pairs["unique_id_r"].astype(np.int64),
+        "left": ids.min(axis=1) if len(ids) else np.array([], dtype=np.int64),
+        "right": ids.max(axis=1) if len(ids) else np.array([], dtype=np.int64),
         "match_probability": pairs["match_probability"].astype(float),
         "match_weight": pairs["match_weight"].astype(float),
     })
@@ -591,6 +608,15 @@ def predict_edges(
         edges = drop_ambiguous(edges, det, margin)
     edges = edges.assign(rule=SPLINK_RULE, strength=edges["match_probability"])
     return edges.sort_values(["left", "right"], ignore_index=True)
+
+
+def _tf_columns(model: dict[str, Any]) -> set[str]:
+    return {
+        level["tf_adjustment_column"]
+        for comparison in model["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
 
 
 def drop_ambiguous(
@@ -652,7 +678,7 @@ def model_charts(model: dict[str, Any], out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     empty = pd.DataFrame({c: pd.Series(dtype="object") for c in MATCH_COLUMNS})
     written = []
-    with _linker(empty, model) as linker:
+    with _linker(empty, model) as (linker, _):
         charts = {
             "match_weights": linker.visualisations.match_weights_chart(),
             "m_u_parameters": linker.visualisations.m_u_parameters_chart(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster
@@ -13,9 +14,11 @@ from pipelines.identity.stable_ids import assign_ids, update_aliases
 from pipelines.warehouse import table_exists
 
 INPUT = "staging.int_customer_records_unioned"
-# A matcher gets the records (positional index) and returns (links, review candidates), both
-# with columns left, right, rule, strength (match probability).
-Matcher = Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
+# A matcher gets the records (positional index) and a mask of the new or changed ones (None:
+# all are) and returns (links, review candidates) touching those, both with columns left,
+# right, rule, strength (match probability). A matcher that trained a new model this run (its
+# `trained` is true) scored every pair, and the run re-clusters all records.
+Matcher = Callable[[pd.DataFrame, np.ndarray | None], tuple[pd.DataFrame, pd.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class IdentityResult:
     review_queue: int
     events: dict[str, int]
     match_rules: dict[str, int]
+    mode: str  # "incremental" or "full"
+    matched_records: int  # records matched this run (new or changed, or all)
 
 
 def _pairs_with_keys(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
@@ -44,17 +49,77 @@ def _previous(con, table: str, columns: str) -> pd.DataFrame | None:
     return con.sql(f"select {columns} from identity.{table}").df()
 
 
-def resolve(con, guards: Guards | None = None, matcher: Matcher | None = None) -> IdentityResult:
+MATCH_INPUTS = [
+    "first_name", "last_name", "full_name", "name_key", "email_key", "is_role_mailbox",
+    "phone_e164", "loyalty_card_number", "weibo_handle", "city", "postcode", "birth_date",
+]  # fmt: skip
+REVIEW_COLUMNS = [
+    "left_source_system", "left_source_record_id", "right_source_system",
+    "right_source_record_id", "rule", "strength", "reason",
+]  # fmt: skip
+
+
+def record_hashes(records: pd.DataFrame) -> pd.Series:
+    """A fingerprint of what matching reads from each record: a record whose fingerprint
+    changed is matched again on an incremental run."""
+    values = records[MATCH_INPUTS].astype("string").fillna("\x00")
+    return pd.util.hash_pandas_object(values, index=False).astype("uint64").astype("string")
+
+
+def _known_ids(records: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series | None:
+    """Earlier customer id of each record whose fingerprint did not change (positional);
+    None when there is nothing to build on (first run, or a map without fingerprints)."""
+    if previous is None or "record_hash" not in previous or previous["record_hash"].isna().all():
+        return None
+    same = records[RECORD_KEY + ["record_hash"]].merge(
+        previous[RECORD_KEY + ["record_hash", "customer_id"]], on=RECORD_KEY + ["record_hash"],
+        how="left")
+    return same["customer_id"]
+
+
+def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFrame:
+    if not table_exists(con, "identity", "review_queue"):
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
+    earlier = con.sql(
+        "select left_source_system, left_source_record_id, right_source_system, "
+        "right_source_record_id, rule, match_strength as strength, reason "
+        "from identity.review_queue").df()
+    unchanged = records.loc[known.notna().to_numpy(), RECORD_KEY]
+    for side in ("left", "right"):
+        earlier = earlier.merge(unchanged.add_prefix(f"{side}_"))
+    return earlier[REVIEW_COLUMNS]
+
+
+def resolve(
+    con, guards: Guards | None = None, matcher: Matcher | None = None, full: bool = False
+) -> IdentityResult:
+    """Resolve `staging.int_customer_records_unioned` into `identity.*`.
+
+    Incremental by default: records whose matching fields did not change since the last run
+    keep their customer, and only new or changed records are matched (against everything).
+    `full=True` re-clusters all records (see docs/decisions/0005-incremental-identity.md
+    for how the two can differ)."""
     records = con.sql(f"select * from {INPUT} order by source_system, source_record_id").df()
-    links, candidates = (matcher(records) if matcher else (None, None))
-    clusters, demoted, refused = cluster(records, guards or Guards(), extra_edges=links)
-    previous = _previous(con, "customer_map",
-                         "source_system, source_record_id, customer_id, first_seen_at")
+    records["record_hash"] = record_hashes(records)
+    previous = _previous(con, "customer_map", "*")
+    known = None if full else _known_ids(records, previous)
+    delta = None if known is None else known.isna().to_numpy()
+    links, candidates = (matcher(records, delta) if matcher else (None, None))
+    if getattr(matcher, "trained", False):  # a new model scored every pair: re-cluster all
+        known = delta = None
+    clusters, demoted, refused = cluster(records, guards or Guards(), extra_edges=links,
+                                         known_ids=known)
     mapped, events = assign_ids(clusters, previous)
     if previous is not None:
-        mapped = mapped.merge(previous[RECORD_KEY + ["first_seen_at"]], on=RECORD_KEY, how="left")
+        mapped = mapped.merge(
+            previous[RECORD_KEY + ["first_seen_at", "match_rule"]].rename(
+                columns={"match_rule": "previous_rule"}), on=RECORD_KEY, how="left")
+        if known is not None:  # unchanged records keep the rule that linked them
+            unchanged = known.notna().to_numpy()
+            mapped.loc[unchanged, "match_rule"] = mapped.loc[unchanged, "previous_rule"]
     else:
         mapped["first_seen_at"] = pd.NaT
+    mapped["record_hash"] = records["record_hash"].to_numpy()
     aliases = _previous(con, "customer_aliases", "alias_customer_id, customer_id")
     aliases = update_aliases(
         aliases if aliases is not None else pd.DataFrame(
@@ -64,12 +129,13 @@ def resolve(con, guards: Guards | None = None, matcher: Matcher | None = None) -
         review = pd.concat([refused, candidates.assign(reason="near_match_threshold")],
                            ignore_index=True)
     review = _pairs_with_keys(review, records) if len(review) else review
+    review = review.reindex(columns=REVIEW_COLUMNS)
+    if known is not None:  # pairs of unchanged records were reviewed before: keep them
+        review = pd.concat([_earlier_reviews(con, records, known), review], ignore_index=True)
 
-    tables = {"_mapped": mapped[RECORD_KEY + ["customer_id", "match_rule", "first_seen_at"]],
-              "_events": events, "_demoted": demoted, "_aliases": aliases,
-              "_review": review.reindex(columns=[
-                  "left_source_system", "left_source_record_id", "right_source_system",
-                  "right_source_record_id", "rule", "strength", "reason"])}
+    tables = {"_mapped": mapped[RECORD_KEY + ["customer_id", "match_rule", "first_seen_at",
+                                              "record_hash"]],
+              "_events": events, "_demoted": demoted, "_aliases": aliases, "_review": review}
     for name, frame in tables.items():
         con.register(name, frame)
     con.sql("begin transaction")
@@ -78,7 +144,7 @@ def resolve(con, guards: Guards | None = None, matcher: Matcher | None = None) -
             "create or replace table identity.customer_map as "
             "select source_system, source_record_id, customer_id, match_rule, "
             "coalesce(cast(first_seen_at as timestamptz), now()) as first_seen_at, "
-            "now() as resolved_at from _mapped"
+            "now() as resolved_at, cast(record_hash as varchar) as record_hash from _mapped"
         )
         con.sql(
             "create table if not exists identity.id_events (event_at timestamptz, "
@@ -116,4 +182,6 @@ def resolve(con, guards: Guards | None = None, matcher: Matcher | None = None) -
         review_queue=len(review),
         events=events["event_type"].value_counts().to_dict(),
         match_rules=mapped["match_rule"].value_counts().to_dict(),
+        mode="full" if known is None else "incremental",
+        matched_records=len(records) if delta is None else int(delta.sum()),
     )

@@ -151,6 +151,27 @@ def test_weekly_increment_loads_new_files_and_keeps_unchanged_customers_ids(demo
     assert kept / len(unchanged) >= 0.999
 
 
+def test_incremental_identity_agrees_with_a_full_recluster(demo, wh, tmp_path):
+    import shutil
+
+    from pipelines.identity.matcher import SplinkMatcher
+    from pipelines.identity.resolve import resolve
+
+    incremental = wh.sql("select * from identity.customer_map").df()
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    for name in ("splink_model.json", "splink_model.profile.json"):
+        shutil.copy(demo["dir"] / "models/identity" / name, tmp_path / name)
+    model = tmp_path / "splink_model.json"
+    with duckdb.connect(str(copy)) as con:
+        result = resolve(con, matcher=SplinkMatcher(model), full=True)
+        full = con.sql("select * from identity.customer_map").df()
+    assert result.mode == "full"
+    agreement = pairwise_scores(incremental, full.rename(columns={"customer_id": "person_id"}))
+    print(f"incremental vs full re-cluster: {agreement}")
+    assert agreement["f1"] >= 0.99
+
+
 def test_every_source_record_maps_to_exactly_one_customer(wh):
     assert (
         scalar(
@@ -280,5 +301,10 @@ def test_dagster_instance_recorded_the_runs_and_checks(demo):
                 __import__("dagster").AssetKey(["bi", "customer_360"])
             )
             assert record is not None
+            identity = instance.get_latest_materialization_event(
+                __import__("dagster").AssetKey(["identity", "customer_map"])
+            ).asset_materialization.metadata
+            assert identity["mode"].value == "incremental"  # the increment's run
+            assert identity["matched_records"].value < identity["source_records"].value
     finally:
         os.environ.pop("DAGSTER_HOME")

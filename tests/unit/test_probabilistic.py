@@ -1,5 +1,6 @@
 """Probabilistic matching on a small hand-made set of customer records."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -207,3 +208,15 @@ def test_model_charts_are_written_offline(data, tmp_path):
     ]  # fmt: skip
     html = (tmp_path / "match_weights.html").read_text(encoding="utf-8")
     assert "<script src=" not in html  # vega inlined: opens without internet
+
+
+@pytest.mark.parametrize("new_rows", [slice(0, 3), slice(-30, None), slice(0, None)])
+def test_delta_prediction_scores_exactly_the_pairs_touching_new_records(data, new_rows):
+    _, _, prepared, model = data
+    delta = np.zeros(len(prepared), dtype=bool)
+    delta[new_rows] = True
+    full = prob.predict_edges(prepared, model, threshold=0.5, margin=None)
+    touching = full[delta[full["left"]] | delta[full["right"]]].reset_index(drop=True)
+    got = prob.predict_edges(prepared, model, threshold=0.5, margin=None, delta=delta)
+    assert len(touching) > 0
+    pd.testing.assert_frame_equal(got, touching, check_exact=False, rtol=1e-9)
