@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -41,3 +42,23 @@ def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
         "bcubed_recall": b_recall,
         "bcubed_f1": b_f1,
     }
+
+
+def false_merges_sharing(
+    predicted: pd.DataFrame, truth: pd.DataFrame, records: pd.DataFrame,
+    identifiers: tuple[str, ...] = ("phone_e164", "email_key"),
+) -> pd.DataFrame:
+    """Pairs of records of different people put in one customer that share one of
+    `identifiers` (a family phone, a team mailbox): the over-merges the guards must stop.
+    `records` holds the key and the identifier columns."""
+    key = ["source_system", "source_record_id"]
+    both = predicted[key + ["customer_id"]].merge(truth[key + ["person_id"]], on=key).merge(
+        records[key + list(identifiers)], on=key)
+    both = both[both.groupby("customer_id")["person_id"].transform("nunique") > 1]
+    pairs = both.merge(both, on="customer_id", suffixes=("_l", "_r"))
+    pairs = pairs[(pairs["person_id_l"] < pairs["person_id_r"])]
+    shared = np.zeros(len(pairs), dtype=bool)
+    for column in identifiers:
+        left, right = pairs[f"{column}_l"], pairs[f"{column}_r"]
+        shared |= (left.notna() & (left == right)).to_numpy()
+    return pairs[shared].reset_index(drop=True)

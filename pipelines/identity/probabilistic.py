@@ -65,6 +65,7 @@ MATCH_COLUMNS = [
     "phone",
     "postcode",
     "city_norm",
+    "street_norm",
     "birth_date",
     "det_cluster",
 ]
@@ -242,6 +243,10 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         for p in postcode
     ]
     out["city_norm"] = [normalize_city(c) for c in col("city", pd.Series([None] * n))]
+    out["street_norm"] = [
+        " ".join(_NON_ALNUM.sub(" ", _fold(s)).split()) or None if isinstance(s, str) else None
+        for s in col("street", pd.Series([None] * n))
+    ]
     birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
     out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
     out["det_cluster"] = _deterministic_clusters(records)
@@ -393,6 +398,17 @@ def _comparisons() -> list:
             comparison_levels=[
                 cll.NullLevel("birth_date"),
                 cll.ExactMatchLevel("birth_date"),
+                cll.DamerauLevenshteinLevel("birth_date", 1).configure(
+                    label_for_charts="one typo apart"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="street",
+            comparison_levels=[
+                cll.NullLevel("street_norm"),
+                cll.ExactMatchLevel("street_norm"),
+                cll.JaroWinklerLevel("street_norm", 0.9),
                 cll.ElseLevel(),
             ],
         ),
@@ -412,6 +428,8 @@ def _prediction_blocking_rules() -> list:
         block_on("name_first_token", "city_norm"),
         block_on("name_last_token", "city_norm"),
         block_on("postcode"),
+        block_on("birth_date"),
+        block_on("street_norm"),
         "l.name_letters = r.email_anagram",
         "l.email_anagram = r.name_letters",
         "l.given_letters = r.name_letters",

@@ -149,13 +149,34 @@ def test_a_chain_of_weaker_links_cannot_join_different_loyalty_cards():
         {"left": 1, "right": 2, "reason": "different_loyalty_card_number"}]
 
 
-def test_different_birth_dates_stay_apart_but_one_missing_date_does_not_block():
+def test_different_birth_dates_stay_apart_through_chains_but_one_missing_date_does_not_block():
     records = pd.DataFrame({"loyalty_card_number": [None] * 3,
                             "birth_date": ["1990-01-01", None, "1985-05-05"]})
+    # 2 reaches 0's birth date only through 1, which has none: a chain
     labels, refused = guarded_clusters(records, edges([
-        (0, 1, "splink", 0.99), (0, 2, "splink", 0.97)]))
+        (0, 1, "splink", 0.99), (1, 2, "splink", 0.97)]))
     assert labels[0] == labels[1] != labels[2]
     assert refused["reason"].tolist() == ["different_birth_date"]
+    # a shared email between the two dated records does not weigh their birth dates
+    labels, refused = guarded_clusters(records, edges([(0, 2, "email", 2.0)]))
+    assert labels[0] != labels[2] and refused["reason"].tolist() == ["different_birth_date"]
+
+
+def test_a_model_link_that_weighed_both_birth_dates_may_join_them_but_not_a_third():
+    records = pd.DataFrame({"loyalty_card_number": [None] * 3,
+                            "birth_date": ["1990-01-01", "1985-05-05", "1970-07-07"]})
+    labels, refused = guarded_clusters(records, edges([
+        (0, 1, "splink", 0.999), (1, 2, "splink", 0.99)]))
+    assert labels[0] == labels[1] != labels[2]  # the second link would add a third date
+    assert refused["reason"].tolist() == ["different_birth_date"]
+
+
+def test_birth_dates_one_typo_apart_do_not_conflict():
+    records = pd.DataFrame({"loyalty_card_number": [None] * 3,
+                            "birth_date": ["1985-03-02", None, "1985-03-20"]})
+    labels, refused = guarded_clusters(records, edges([
+        (0, 1, "splink", 0.99), (1, 2, "splink", 0.97)]))
+    assert labels[0] == labels[1] == labels[2] and refused.empty
 
 
 def test_cluster_size_limit_drops_the_weakest_links_first():
@@ -180,3 +201,17 @@ def test_merged_ids_resolve_as_aliases_through_chains():
     aliases = update_aliases(aliases, later)
     assert dict(zip(aliases["alias_customer_id"], aliases["customer_id"])) == {
         "C1": "C0", "C2": "C0"}
+
+
+def test_false_merges_sharing_a_phone_or_mailbox_are_counted():
+    from pipelines.identity.evaluate import false_merges_sharing
+
+    key = {"source_system": ["crm"] * 4, "source_record_id": ["1", "2", "3", "4"]}
+    records = pd.DataFrame({**key, "phone_e164": ["+1", "+1", "+2", None],
+                            "email_key": [None, None, "a@x", "a@x"]})
+    truth = pd.DataFrame({**key, "person_id": ["mum", "son", "p", "p"]})
+    predicted = pd.DataFrame({**key, "customer_id": ["A", "A", "B", "B"]})
+    found = false_merges_sharing(predicted, truth, records)
+    assert found[["source_record_id_l", "source_record_id_r"]].values.tolist() == [["1", "2"]]
+    apart = predicted.assign(customer_id=["A", "C", "B", "B"])
+    assert false_merges_sharing(apart, truth, records).empty
