@@ -511,13 +511,16 @@ def quiet_max_pairs_warning() -> Iterator[None]:
 
 
 @contextmanager
-def _linker(prepared: pd.DataFrame, settings: Any) -> Iterator[tuple[Any, Any]]:
+def _linker(
+    prepared: pd.DataFrame, settings: Any, threads: int = 1
+) -> Iterator[tuple[Any, Any]]:
     """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
-    namesake term frequencies for the name columns; yields (linker, db_api)."""
+    namesake term frequencies for the name columns; yields (linker, db_api). Training runs
+    on one thread: float sums in another order would give another model."""
     from splink import DuckDBAPI, Linker
 
     with duckdb.connect(":memory:") as con:
-        con.sql("set threads = 1")  # reproducible float sums, hence reproducible models
+        con.sql(f"set threads = {int(threads)}")
         db_api = DuckDBAPI(connection=con)
         table = db_api.register(_as_arrow(prepared), table_name="records")
         linker = Linker(table, settings, log_level=None)
@@ -585,19 +588,30 @@ def predict_edges(
     threshold: float = DEFAULT_THRESHOLD,
     margin: float | None = AMBIGUITY_MARGIN,
     delta: np.ndarray | None = None,
+    threads: int = 2,
 ) -> pd.DataFrame:
     """Record pairs the model links with at least `threshold` match probability, as extra
     edges for `deterministic.cluster`: left, right (row positions), match_probability,
     match_weight, rule ('splink') and strength (= match_probability, the order in which
-    the guarded clustering applies them).
+    the guarded clustering applies them). `score_pairs` then `select_edges`."""
+    scored = score_pairs(prepared, model, threshold, delta=delta, threads=threads)
+    return select_edges(scored, prepared["det_cluster"].to_numpy(), threshold, margin)
+
+
+def score_pairs(
+    prepared: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float,
+    delta: np.ndarray | None = None,
+    threads: int = 2,
+) -> pd.DataFrame:
+    """Blocked record pairs scored by the model, at least `threshold`: left < right (row
+    positions), match_probability, match_weight; pairs in one deterministic cluster left out.
 
     With `delta` (a boolean mask of new or changed records) only pairs with at least one
     delta record are scored: Splink's `predict_within` the delta and `predict_between` the
-    rest and the delta, the same blocking rules and term frequencies as a full run.
-
-    Pairs already in one deterministic cluster are left out, and so are ambiguous links
-    (see `drop_ambiguous`; `margin=None` keeps them)."""
-    with _linker(prepared, model) as (linker, db_api):
+    rest and the delta, the same blocking rules and term frequencies as a full run."""
+    with _linker(prepared, model, threads) as (linker, db_api):
         if delta is None:
             pairs = linker.inference.predict(
                 threshold_match_probability=threshold, warning_mode="never"
@@ -613,17 +627,28 @@ def predict_edges(
                 found.append(linker.inference.predict_between(
                     old, new, threshold_match_probability=threshold, warning_mode="never"))
             pairs = pd.concat([f.as_pandas_dataframe() for f in found], ignore_index=True)
-    ids = pairs[["unique_id_l", "unique_id_r"]].astype(np.int64).to_numpy()
-    edges = pd.DataFrame({
-        "left": ids.min(axis=1) if len(ids) else np.array([], dtype=np.int64),
-        "right": ids.max(axis=1) if len(ids) else np.array([], dtype=np.int64),
-        "match_probability": pairs["match_probability"].astype(float),
-        "match_weight": pairs["match_weight"].astype(float),
+    ids = pairs[["unique_id_l", "unique_id_r"]].astype(np.int64).to_numpy().reshape(-1, 2)
+    scored = pd.DataFrame({
+        "left": ids.min(axis=1),
+        "right": ids.max(axis=1),
+        "match_probability": pairs["match_probability"].astype(float).to_numpy(),
+        "match_weight": pairs["match_weight"].astype(float).to_numpy(),
     })
     det = prepared["det_cluster"].to_numpy()
-    edges = edges[det[edges["left"].to_numpy()] != det[edges["right"].to_numpy()]]
+    return scored[det[scored["left"].to_numpy()] != det[scored["right"].to_numpy()]]
+
+
+def select_edges(
+    scored: pd.DataFrame,
+    det_clusters: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    margin: float | None = AMBIGUITY_MARGIN,
+) -> pd.DataFrame:
+    """The scored pairs at or above `threshold` without the ambiguous links (see
+    `drop_ambiguous`; `margin=None` keeps them), as edges."""
+    edges = scored[scored["match_probability"] >= threshold]
     if margin is not None:
-        edges = drop_ambiguous(edges, det, margin)
+        edges = drop_ambiguous(edges, det_clusters, margin)
     edges = edges.assign(rule=SPLINK_RULE, strength=edges["match_probability"])
     return edges.sort_values(["left", "right"], ignore_index=True)
 
