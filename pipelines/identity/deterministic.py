@@ -35,12 +35,14 @@ class Guards:
 
 
 def _token_matches(token: str, others: list[str], threshold: float) -> bool:
-    """A name token matches the other name when it is an initial of one of its tokens, part of
-    one, or close (Jaro-Winkler) to one of its tokens or to two or three of them run together
-    (pinyin given names are written 'Deyan' as often as 'De Yan')."""
+    """A name token matches the other name when it is an initial of one of its tokens, the
+    start of one ('alex' ~ 'alexander'; at least three letters: the pinyin syllable 'yi'
+    does not make 'yi yi' a 'yiran'), or close (Jaro-Winkler) to one of its tokens or to two
+    or three of them run together (pinyin given names are written 'Deyan' as often as
+    'De Yan')."""
     if len(token) == 1:
         return any(o.startswith(token) for o in others)
-    if any(token in o for o in others):
+    if any(o == token or (len(token) >= 3 and o.startswith(token)) for o in others):
         return True
     candidates = set(others)
     for n in (2, 3):
@@ -56,11 +58,27 @@ def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity)
     """Could two order-free name keys belong to one person? Every token of one name must
     match the other name (typos, initials, joined syllables allowed): 'wang wei' ~
     'wnag wei' ~ 'wei', 'deyan he' ~ 'de he yan', 'katherine r' ~ 'katherine reed', but
-    'wang wei' !~ 'wang fang'."""
+    'wang wei' !~ 'wang fang' and 'wu yi yi' !~ 'wu yiran'."""
     ta, tb = a.split()[:6], b.split()[:6]  # names are short; bounds the permutations
-    return all(_token_matches(t, tb, threshold) for t in ta) or all(
-        _token_matches(t, ta, threshold) for t in tb
-    )
+    for one, other in ((ta, tb), (tb, ta)):
+        if all(_token_matches(t, other, threshold) for t in one):
+            return True
+        # syllables run together must spell a token (or joined tokens) of the other exactly
+        spelled = set(other) | {"".join(p) for n in (2, 3) for p in permutations(other, n)}
+        for variant in _segmentations(one)[1:]:
+            if all(t in spelled if t not in one else _token_matches(t, other, threshold)
+                   for t in variant):
+                return True
+    return False
+
+
+def _segmentations(tokens: list[str]) -> list[list[str]]:
+    """The name with neighbouring tokens run together in every way, the name itself first:
+    'bin wen' is also 'binwen' (a pinyin given name split into syllables)."""
+    out = [[tokens[0]]] if tokens else [[]]
+    for token in tokens[1:]:
+        out = [v + [token] for v in out] + [v[:-1] + [v[-1] + token] for v in out]
+    return out
 
 
 def identifiers(records: pd.DataFrame) -> pd.DataFrame:

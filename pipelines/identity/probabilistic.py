@@ -224,9 +224,12 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     out["given_name"] = [g for _, g in split]
     out["given_letters"] = ["".join(sorted(g)) if g else None for _, g in split]
     out["name_forms"] = [_name_forms(t, g) for t, (_, g) in zip(tokens, split)]
+    det_clusters, demoted = _deterministic_clusters(records)
     email = col("email_key", pd.Series([None] * n)).astype("object")
     role = col("is_role_mailbox", pd.Series([False] * n)).fillna(False).astype(bool)
     email = email.where(~role.to_numpy() & email.notna().to_numpy(), None)
+    # a family phone or a shared mailbox says nothing about which family member it is
+    email = _without_demoted(email, "email_key", demoted)
     out["email_key"] = email.to_numpy()
     local = [e.split("@", 1)[0] if isinstance(e, str) else None for e in email]
     out["email_local"] = local
@@ -236,7 +239,8 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     out["email_anagram"] = [
         "".join(sorted(e)) if isinstance(e, str) else None for e in out["email_letters"]
     ]
-    out["phone"] = col("phone_e164", pd.Series([None] * n)).astype("object").to_numpy()
+    out["phone"] = _without_demoted(
+        col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted).to_numpy()
     postcode = col("postcode", pd.Series([None] * n)).astype("object")
     out["postcode"] = [
         (_NON_ALNUM.sub("", p.lower()).upper() or None) if isinstance(p, str) else None
@@ -249,19 +253,27 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     ]
     birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
     out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
-    out["det_cluster"] = _deterministic_clusters(records)
+    out["det_cluster"] = det_clusters
     return out[MATCH_COLUMNS]
 
 
-def _deterministic_clusters(records: pd.DataFrame) -> np.ndarray:
+def _deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster of each record under the deterministic rules (each record alone when the
-    identifier columns are missing): term frequencies count people, not records."""
+    identifier columns are missing): term frequencies count people, not records. Also the
+    demoted identifiers (kind, value): shared by different people, they are no evidence."""
     from pipelines.identity.deterministic import IDENTIFIER_KINDS, RECORD_KEY, cluster
 
     needed = {*RECORD_KEY, "name_key", "is_role_mailbox", *IDENTIFIER_KINDS}
     if not needed <= set(records.columns):
-        return np.arange(len(records), dtype=np.int64)
-    return cluster(records)[0]["cluster"].to_numpy().astype(np.int64)
+        return np.arange(len(records), dtype=np.int64), pd.DataFrame(columns=["kind", "value"])
+    clusters, demoted, _ = cluster(records)
+    return clusters["cluster"].to_numpy().astype(np.int64), demoted
+
+
+def _without_demoted(values: pd.Series, kind: str, demoted: pd.DataFrame) -> pd.Series:
+    shared = set(demoted.loc[demoted["kind"] == kind, "value"])
+    values = values.astype("object")
+    return values.where(~values.isin(shared).to_numpy() & values.notna().to_numpy(), None)
 
 
 # --------------------------------------------------------------------------- model spec

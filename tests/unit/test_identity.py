@@ -132,6 +132,7 @@ def test_names_compatible_handles_pinyin_syllables_initials_and_typos():
     assert names_compatible("katherine r", "katherine reed")
     assert names_compatible("allen emiyl", "allen emily")
     assert not names_compatible("allen emily", "allen mark")
+    assert not names_compatible("wu yi yi", "wu yiran")  # sisters sharing the family phone
 
 
 def edges(rows):
