@@ -33,6 +33,12 @@ class Settings:
     duckdb_threads: int
     default_phone_region: str
     match_threshold: float
+    restricted_dir: Path
+
+    @property
+    def privacy_dir(self) -> Path:
+        """Suppression list and erasure log (hashes and counts only, no erased values)."""
+        return self.data_dir / "privacy"
 
     @property
     def models_dir(self) -> Path:
@@ -72,6 +78,8 @@ def settings() -> Settings:
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
+        # the full profile with names and contacts, for authorised staff only
+        restricted_dir=_path("C360_RESTRICTED_DIR", data / "restricted"),
     )
 
 
