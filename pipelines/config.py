@@ -70,7 +70,10 @@ def settings() -> Settings:
         ),
         mlflow_artifacts_dir=_path("C360_MLFLOW_ARTIFACTS", mlflow_dir / "artifacts"),
         dagster_home=_path("DAGSTER_HOME", data / "dagster"),
-        dbt_target=os.environ.get("C360_DBT_TARGET", "dev"),
+        # with an encryption key the warehouse is an encrypted file: dbt attaches it
+        dbt_target=os.environ.get(
+            "C360_DBT_TARGET", "encrypted" if os.environ.get("C360_ENCRYPTION_KEY") else "dev"
+        ),
         # Monday of the first weekly snapshot partition.
         snapshot_start=os.environ.get("C360_SNAPSHOT_START", "2024-11-18"),
         duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
@@ -94,3 +97,7 @@ def export_env() -> None:
     os.environ.setdefault("C360_DEFAULT_PHONE_REGION", s.default_phone_region)
     os.environ.setdefault("MLFLOW_TRACKING_URI", s.mlflow_tracking_uri)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home from GE
+    if os.environ.get("C360_ENCRYPTION_KEY"):
+        from pipelines.warehouse import extension_directory
+
+        os.environ.setdefault("C360_DUCKDB_EXTENSION_DIR", extension_directory())

@@ -79,15 +79,20 @@ def load_into(con, hashes: set[str], table: str = "_suppression") -> None:
     con.unregister("_suppression_arrow")
 
 
-def match_sql(columns: Iterable[str], region_column: str | None, default_region: str) -> str:
+def column_expr(column: str) -> str:
+    return f'cast("{column}" as varchar)'
+
+
+def match_sql(columns: Iterable[str], region_column: str | None, default_region: str,
+              expr=column_expr) -> str:
     """SQL condition: the row carries a suppressed identifier (needs c360_privacy_hash and the
-    temp table _suppression on the connection)."""
-    region = f"coalesce(\"{region_column}\", '{default_region}')" if region_column else \
+    temp table _suppression on the connection). `expr` gives the SQL of a column's value."""
+    region = f"coalesce({expr(region_column)}, '{default_region}')" if region_column else \
         f"'{default_region}'"
     parts = [
-        f"c360_privacy_hash('{IDENTIFYING_COLUMNS[c]}', cast(\"{c}\" as varchar), {region}) "
+        f"c360_privacy_hash('{IDENTIFYING_COLUMNS[c]}', {expr(c)}, {region}) "
         "in (select hash from _suppression)"
-        for c in columns if c in IDENTIFYING_COLUMNS
+        for c in sorted(columns) if c in IDENTIFYING_COLUMNS
     ]
     return " or ".join(parts) if parts else "false"
 
