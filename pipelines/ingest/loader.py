@@ -119,6 +119,13 @@ def typed_expr(col: Column, value: str) -> str:
     return f"try_cast({value} as {col.sql_type})"
 
 
+def mapped_original(cols: list[Column]) -> str:
+    """A quarantined row's original text: the vendor's values of the mapped columns only
+    (minimisation: what the contract does not map is not kept, not even in quarantine)."""
+    pairs = ", ".join(f"{lit(c.source)}, {q(c.source)}" for c in cols)
+    return f"cast(json_object({pairs}) as varchar)"
+
+
 def source_relation(
     contract: Contract, path: Path, con, name: Path
 ) -> tuple[str, list[Column], str]:
@@ -135,8 +142,7 @@ def source_relation(
             "quote='\"', escape='\"', strict_mode=true, store_rejects=true, "
             "rejects_table='_rejects', rejects_scan='_rejects_scan')"
         )
-        original = "json_object(" + ", ".join(f"{lit(h)}, {q(h)}" for h in header) + ")"
-        return sql, cols, original
+        return sql, cols, mapped_original(cols)
     if contract.format == "jsonl":
         lines = (
             f"select row_number() over () as _source_row, line from read_csv({lit(str(path))}, "
@@ -156,7 +162,8 @@ def source_relation(
             f"select _source_row, line as _line, _valid, {extracted} "
             f"from (select *, json_valid(line) as _valid from ({lines}))"
         )
-        return sql, cols, "_line"
+        # a valid line keeps only its mapped keys; a broken one is kept whole to debug it
+        return sql, cols, f"case when _valid then {mapped_original(cols)} else _line end"
     # parquet: native types, read as text so typing is the same for every format
     names = [
         r[0]
@@ -170,8 +177,7 @@ def source_relation(
         f"select file_row_number + 1 as _source_row, {casts} "
         f"from read_parquet({lit(str(path))}, file_row_number=true)"
     )
-    original = "json_object(" + ", ".join(f"{lit(n)}, {q(n)}" for n in names) + ")"
-    return sql, cols, original
+    return sql, cols, mapped_original(cols)
 
 
 def create_raw_table(con, contract: Contract) -> None:
