@@ -33,6 +33,12 @@ class Settings:
     duckdb_threads: int
     default_phone_region: str
     match_threshold: float
+    restricted_dir: Path
+
+    @property
+    def privacy_dir(self) -> Path:
+        """Suppression list and erasure log (hashes and counts only, no erased values)."""
+        return self.data_dir / "privacy"
 
     @property
     def models_dir(self) -> Path:
@@ -64,7 +70,10 @@ def settings() -> Settings:
         ),
         mlflow_artifacts_dir=_path("C360_MLFLOW_ARTIFACTS", mlflow_dir / "artifacts"),
         dagster_home=_path("DAGSTER_HOME", data / "dagster"),
-        dbt_target=os.environ.get("C360_DBT_TARGET", "dev"),
+        # with an encryption key the warehouse is an encrypted file: dbt attaches it
+        dbt_target=os.environ.get(
+            "C360_DBT_TARGET", "encrypted" if os.environ.get("C360_ENCRYPTION_KEY") else "dev"
+        ),
         # Monday of the first weekly snapshot partition.
         snapshot_start=os.environ.get("C360_SNAPSHOT_START", "2024-11-18"),
         duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
@@ -72,6 +81,8 @@ def settings() -> Settings:
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
+        # the full profile with names and contacts, for authorised staff only
+        restricted_dir=_path("C360_RESTRICTED_DIR", data / "restricted"),
     )
 
 
@@ -86,3 +97,7 @@ def export_env() -> None:
     os.environ.setdefault("C360_DEFAULT_PHONE_REGION", s.default_phone_region)
     os.environ.setdefault("MLFLOW_TRACKING_URI", s.mlflow_tracking_uri)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home from GE
+    if os.environ.get("C360_ENCRYPTION_KEY"):
+        from pipelines.warehouse import extension_directory
+
+        os.environ.setdefault("C360_DUCKDB_EXTENSION_DIR", extension_directory())

@@ -15,6 +15,7 @@ from pipelines.defs.dbt import dbt_bi, dbt_features, dbt_marts, dbt_resource, db
 from pipelines.defs.identity import identity_resolution
 from pipelines.defs.ingestion import ingestion_assets
 from pipelines.defs.ml import ml_assets
+from pipelines.defs.privacy import erasure_requests
 from pipelines.defs.quality import ge_checks
 from pipelines.defs.serving import serving_files
 
@@ -28,6 +29,7 @@ defs = dg.Definitions(
         *ml_assets,
         dbt_bi,
         serving_files,
+        erasure_requests,
     ],
     asset_checks=ge_checks,
     jobs=[weekly_refresh_job, ingest_landing_job, backfill_snapshots_job],

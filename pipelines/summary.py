@@ -6,13 +6,14 @@ import pandas as pd
 
 from pipelines.config import settings
 from pipelines.identity.evaluate import pairwise_scores
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, encryption_status
 
 
 def rows_per_table(con) -> pd.DataFrame:
     tables = con.sql(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in ('raw', 'staging', 'identity', 'marts', 'ml', 'bi') "
+        "and table_catalog = current_database() "
         "and table_type = 'BASE TABLE' order by 1, 2"
     ).fetchall()
     return pd.DataFrame(
@@ -53,8 +54,12 @@ def render() -> str:
     lines += [
         "",
         f"warehouse     {s.warehouse_path}",
-        f"serving file  {s.serving_dir / 'customer360.duckdb'} (open read-only)",
-        f"parquet       {s.serving_dir / 'parquet'}",
+        f"serving file  {s.serving_dir / 'customer360.duckdb'} (analytics: pseudonymous "
+        "customer_key, no PII; open read-only)",
+        f"parquet       {s.serving_dir / 'parquet'} (analytics, as above)",
+        f"restricted    {s.restricted_dir / 'customer360_full.duckdb'} (full profile, "
+        "authorised staff only)",
+        encryption_status(),
         "Dagster UI    make ui        -> http://127.0.0.1:3000",
         "MLflow UI     make mlflow-ui -> http://127.0.0.1:5000",
     ]

@@ -10,14 +10,15 @@ from pipelines.warehouse import connect
 
 
 def reconcile(con, contract: Contract) -> dg.AssetCheckResult:
-    """rows read = rows loaded + rows quarantined for every file, and the raw table holds
-    exactly the loaded rows."""
+    """rows read = rows loaded + rows quarantined + rows suppressed (erased people) for every
+    file, and the raw table holds exactly the loaded rows minus those erased since."""
     bad_files, loaded, in_table = con.sql(
         f"""
         select
             (select count(*) from raw.file_registry where contract = '{contract.name}'
-               and status = 'loaded' and rows_read <> rows_loaded + rows_quarantined),
-            (select coalesce(sum(rows_loaded), 0) from raw.file_registry
+               and status = 'loaded'
+               and rows_read <> rows_loaded + rows_quarantined + rows_suppressed),
+            (select coalesce(sum(rows_loaded - rows_erased), 0) from raw.file_registry
                where contract = '{contract.name}' and status = 'loaded'),
             (select count(*) from {contract.table})
         """
@@ -50,7 +51,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
                 "rows_reconcile",
                 asset=key,
                 blocking=True,
-                description="rows read = rows loaded + quarantined",
+                description="rows read = rows loaded + quarantined + suppressed",
             )
         ],
         metadata={
@@ -83,6 +84,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
                 "rows_read": sum(r.rows_read for r in loaded),
                 "rows_loaded": sum(r.rows_loaded for r in loaded),
                 "rows_quarantined": sum(r.rows_quarantined for r in loaded),
+                "rows_suppressed_erased_people": sum(r.rows_suppressed for r in loaded),
                 "dagster/row_count": total_rows,
                 "files": dg.MetadataValue.md(
                     markdown_table(

@@ -4,7 +4,8 @@ import dagster as dg
 
 from pipelines.config import settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
-from pipelines.publish import SERVING_FILE, publish
+from pipelines.publish import RESTRICTED_FILE, SERVING_FILE, publish
+from pipelines.warehouse import encryption_status
 
 BI_TABLES = [
     "customer_360",
@@ -13,27 +14,36 @@ BI_TABLES = [
     "customer_segments",
     "customer_value",
     "customer_churn",
+    "contact_eligibility",
+    "contactable_customers",
+    "contact_exclusions",
 ]
 
 
 @dg.asset(
     key=dg.AssetKey(["serving", "customer360"]),
-    deps=[dg.AssetKey(["bi", t]) for t in BI_TABLES],
+    deps=[dg.AssetKey(["bi", t]) for t in BI_TABLES] + [dg.AssetKey(["marts", "customer_keys"])],
     group_name="serving",
     kinds={"duckdb", "parquet"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,  # reads the warehouse: must not overlap a writer
     description=(
-        f"The files BI tools read: `{SERVING_FILE}` (schema bi, open it read-only) and "
-        "`parquet/<table>.parquet`, built aside and moved into place atomically."
+        f"Analytics output for BI tools: `{SERVING_FILE}` (schema bi, open it read-only) and "
+        "`parquet/<table>.parquet`, pseudonymous (customer_key, no PII-tagged column); and the "
+        f"restricted output `{RESTRICTED_FILE}` with the full profile for authorised staff "
+        "(encrypted when C360_ENCRYPTION_KEY is set). Built aside, moved into place atomically."
     ),
 )
 def serving_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    serving_dir = settings().serving_dir
-    counts = publish(serving_dir)
+    s = settings()
+    serving_dir = s.serving_dir
+    counts = publish(serving_dir, s.restricted_dir)
+    context.log.info(encryption_status())
     return dg.MaterializeResult(
         metadata={
             "serving_file": dg.MetadataValue.path(str(serving_dir / SERVING_FILE)),
+            "restricted_file": dg.MetadataValue.path(str(s.restricted_dir / RESTRICTED_FILE)),
+            "encryption_at_rest": encryption_status(),
             "parquet_dir": dg.MetadataValue.path(str(serving_dir / "parquet")),
             "tables": dg.MetadataValue.md(
                 markdown_table([{"table": f"bi.{t}", "rows": n} for t, n in counts.items()])

@@ -33,6 +33,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
+    rows_suppressed: int = 0
 
 
 def q(identifier: str) -> str:
@@ -118,6 +119,13 @@ def typed_expr(col: Column, value: str) -> str:
     return f"try_cast({value} as {col.sql_type})"
 
 
+def mapped_original(cols: list[Column]) -> str:
+    """A quarantined row's original text: the vendor's values of the mapped columns only
+    (minimisation: what the contract does not map is not kept, not even in quarantine)."""
+    pairs = ", ".join(f"{lit(c.source)}, {q(c.source)}" for c in cols)
+    return f"cast(json_object({pairs}) as varchar)"
+
+
 def source_relation(
     contract: Contract, path: Path, con, name: Path
 ) -> tuple[str, list[Column], str]:
@@ -134,8 +142,7 @@ def source_relation(
             "quote='\"', escape='\"', strict_mode=true, store_rejects=true, "
             "rejects_table='_rejects', rejects_scan='_rejects_scan')"
         )
-        original = "json_object(" + ", ".join(f"{lit(h)}, {q(h)}" for h in header) + ")"
-        return sql, cols, original
+        return sql, cols, mapped_original(cols)
     if contract.format == "jsonl":
         lines = (
             f"select row_number() over () as _source_row, line from read_csv({lit(str(path))}, "
@@ -155,7 +162,8 @@ def source_relation(
             f"select _source_row, line as _line, _valid, {extracted} "
             f"from (select *, json_valid(line) as _valid from ({lines}))"
         )
-        return sql, cols, "_line"
+        # a valid line keeps only its mapped keys; a broken one is kept whole to debug it
+        return sql, cols, f"case when _valid then {mapped_original(cols)} else _line end"
     # parquet: native types, read as text so typing is the same for every format
     names = [
         r[0]
@@ -169,8 +177,7 @@ def source_relation(
         f"select file_row_number + 1 as _source_row, {casts} "
         f"from read_parquet({lit(str(path))}, file_row_number=true)"
     )
-    original = "json_object(" + ", ".join(f"{lit(n)}, {q(n)}" for n in names) + ")"
-    return sql, cols, original
+    return sql, cols, mapped_original(cols)
 
 
 def create_raw_table(con, contract: Contract) -> None:
@@ -178,15 +185,38 @@ def create_raw_table(con, contract: Contract) -> None:
     con.sql(f"create table if not exists {contract.table} ({cols}, {LINEAGE})")
 
 
-def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
+def suppressed_rejects(contract: Contract, rejects: list, header: list[str]) -> set:
+    """Unparseable CSV lines (kept whole in quarantine) that carry a suppressed identifier."""
+    from pipelines.privacy.identifiers import IDENTIFYING_COLUMNS, identifier_hash
+    from pipelines.privacy.secrets import privacy_salt
+    from pipelines.privacy.suppression import read_hashes
+
+    hashes, salt = read_hashes(), privacy_salt()
+    by_source = {c.source: c.name for c in contract.columns if c.name in IDENTIFYING_COLUMNS}
+    out = set()
+    for line, _message, csv_line in rejects:
+        fields = next(csv.reader([csv_line or ""], delimiter=contract.delimiter), [])
+        for source, value in zip(header, fields, strict=False):
+            name = by_source.get(source)
+            if name and identifier_hash(IDENTIFYING_COLUMNS[name], value, None, salt) in hashes:
+                out.add(line)
+    return out
+
+
+def load_file(
+    con, contract: Contract, path: Path, sha256: str, suppress: bool = False
+) -> FileResult:
+    """Load one file. With `suppress`, rows carrying an identifier on the suppression list
+    (loaded on `con` by pipelines.privacy.suppression.active) are skipped and counted."""
     now = datetime.now(UTC)
     batch_id = f"{now:%Y%m%dT%H%M%S}-{sha256[:12]}"
     with utf8_copy(path, contract.encoding) as readable:
         sql, cols, original = source_relation(contract, readable, con, path)
         con.sql("drop table if exists _rejects; drop table if exists _rejects_scan")
         con.sql(f"create or replace temp table _src as {sql}")
-        rejects = []
+        rejects, header = [], []
         if contract.format == "csv":
+            header = csv_header(readable, contract.delimiter)
             rejects = con.sql(
                 "select line, string_agg(coalesce(column_name || ': ', '') || error_message, "
                 "'; '), first(csv_line) from _rejects group by line order by line"
@@ -212,6 +242,16 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
         + " from _src"
     )
     present = {c.name for c in cols}
+    suppressed_lines: set = set()
+    if suppress:
+        from pipelines.config import settings
+        from pipelines.privacy.suppression import match_sql
+
+        region = "country_code" if "country_code" in present else None
+        condition = match_sql(present, region, settings().default_phone_region)
+        con.sql(f"delete from _typed where {condition}")
+        suppressed_lines = suppressed_rejects(contract, rejects, header)
+        rejects = [r for r in rejects if r[0] not in suppressed_lines]
     select_cols = ", ".join(
         q(c.name) if c.name in present else f"cast(null as {c.sql_type}) as {q(c.name)}"
         for c in contract.columns
@@ -241,12 +281,15 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
                     csv_line,
                 ],
             )
-        loaded, quarantined = con.sql(
+        loaded, quarantined, in_src = con.sql(
             "select count(*) filter (where _reason is null), "
-            "count(*) filter (where _reason is not null) from _typed"
+            "count(*) filter (where _reason is not null), (select count(*) from _src) "
+            "from _typed"
         ).fetchone()
         quarantined += len(rejects)
-        result = FileResult(path, batch_id, "loaded", loaded + quarantined, loaded, quarantined)
+        suppressed = in_src - loaded - (quarantined - len(rejects)) + len(suppressed_lines)
+        result = FileResult(path, batch_id, "loaded", loaded + quarantined + suppressed, loaded,
+                            quarantined, rows_suppressed=suppressed)
         registry.record(
             con,
             path=path,
@@ -257,6 +300,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str) -> FileResult:
             rows_read=result.rows_read,
             rows_loaded=loaded,
             rows_quarantined=quarantined,
+            rows_suppressed=suppressed,
         )
         con.sql("commit")
     except BaseException:
@@ -271,8 +315,11 @@ def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResu
     """Load every new or changed file of one contract; already loaded files are skipped. A
     file that breaks its contract is registered as failed (and retried next time) while the
     contract's other files still load."""
+    from pipelines.privacy.suppression import active
+
     registry.ensure_tables(con)
     create_raw_table(con, contract)
+    suppress = active(con)  # the suppression list is loaded once per contract
     results = []
     for path in landing_files(contract, landing_dir):
         sha = registry.sha256_of(path)
@@ -280,7 +327,7 @@ def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResu
             results.append(FileResult(path, "", "skipped"))
             continue
         try:
-            results.append(load_file(con, contract, path, sha))
+            results.append(load_file(con, contract, path, sha, suppress=suppress))
         except ContractError as e:
             registry.record(con, path=path, contract=contract.name, sha256=sha, batch_id="",
                             status="failed", error=str(e))

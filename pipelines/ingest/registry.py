@@ -23,6 +23,12 @@ DDL = [
         error varchar,
         loaded_at timestamptz not null
     )""",
+    # rows skipped because they carry an erased person's identifier (suppression list), and
+    # rows of the file removed later by an erasure: read = loaded + quarantined + suppressed;
+    # in the raw table = loaded - erased
+    "alter table raw.file_registry add column if not exists rows_suppressed bigint default 0",
+    "alter table raw.file_registry add column if not exists rows_erased bigint default 0",
+    "alter table raw.file_registry add column if not exists quarantine_erased bigint default 0",
     """create table if not exists raw.quarantine (
         contract varchar not null,
         _source_file varchar not null,
@@ -70,9 +76,12 @@ def record(
     rows_loaded=None,
     rows_quarantined=None,
     error=None,
+    rows_suppressed=0,
 ) -> None:
     con.sql(
-        "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "insert into raw.file_registry (path, contract, size_bytes, sha256, batch_id, status, "
+        "rows_read, rows_loaded, rows_quarantined, error, loaded_at, rows_suppressed, "
+        "rows_erased, quarantine_erased) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, 0, 0)",
         params=[
             str(path),
             contract,
@@ -84,5 +93,6 @@ def record(
             rows_loaded,
             rows_quarantined,
             error,
+            rows_suppressed,
         ],
     )

@@ -247,7 +247,18 @@ def crm_contacts(w: World, rows: np.ndarray, export_end: int, rng: np.random.Gen
         "Do Not Call": _bool(rng.random(n) < 0.1),
         "Created Date": iso_z(created, millis=True),
         "Last Modified Date": iso_z(modified, millis=True),
+        # drawn last so every column above is the same as before consent columns existed
+        "Consent Updated Date": iso_z(consent_times(created, modified, rng), millis=True),
+        "Consent Source": take(strings(CRM_CONSENT_SOURCES), pick(rng, n, [0.5, 0.25, 0.15, 0.1])),
     }
+
+
+CRM_CONSENT_SOURCES = ["Web Form", "In Store", "Call Centre", "Event"]
+
+
+def consent_times(created: np.ndarray, modified: np.ndarray, rng) -> np.ndarray:
+    """When the record's consent flags were last set: between creation and last change."""
+    return created + (rng.random(len(created)) * (modified - created)).astype(np.int64)
 
 
 def _crm_handles(w: World, p: np.ndarray, dup: np.ndarray, rng) -> pa.Array:
@@ -303,6 +314,9 @@ def shop_customers(w: World, rows: np.ndarray, rng: np.random.Generator
         "Loyalty Card": card,
         "Account State": where(guest, "guest", "enabled"),
         "Created At": created_text,
+        # Shopify's consent timestamp; drawn last (the columns above are unchanged)
+        "Marketing Consent Updated At": iso_z(
+            created + (rng.random(n) * 30 * 86_400).astype(np.int64)),
     }
 
 
@@ -337,6 +351,10 @@ def social_profiles(w: World, rows: np.ndarray, rng: np.random.Generator
         "city": _opt(city, rng.random(n) < 0.6),
         "followers": num(followers),
         "created_time": num(soc.created[rows]),
+        # opted in to brand messages on the platform (follows the official account); drawn
+        # last so the columns above are unchanged
+        "messaging_opt_in": _bool(rng.random(n) < 0.4),
+        "opt_in_time": num(soc.created[rows] + (rng.random(n) * 90 * 86_400).astype(np.int64)),
     }
 
 
@@ -452,3 +470,35 @@ def interactions(w: World, i: act.Interactions) -> dict[str, pa.Array]:
         "sentiment": take(strings(["positive", "neutral", "negative"]), i.sentiment),
     }
 
+
+
+NEWSLETTER_DAYS_BEFORE_END = (12, 8, 3)  # three sends in the export's last 14 days
+
+
+def newsletter_members(w: World, end: int, rng: np.random.Generator) -> dict[str, pa.Array]:
+    """Recent newsletter sends (treatment only, no control, no response): subscribers (about
+    40% of the contacts) get each send with probability 0.8, so many have 2-3 marketing
+    messages in the last 14 days, which the contact cap must hold back."""
+    crm = w.recs.crm
+    n = len(crm.created)
+    subscriber = rng.random(n) < 0.4
+    ids, names, keys, sent = [], [], [], []
+    for k, days in enumerate(NEWSLETTER_DAYS_BEFORE_END):
+        send = int(end) - days * 86_400 + 9 * 3600
+        rows = np.flatnonzero(subscriber & (crm.created < send) & (rng.random(n) < 0.8))
+        ids += [f"701N{k + 1:08d}"] * len(rows)
+        names += [f"Newsletter {k + 1} (Email)"] * len(rows)
+        keys.append(crm.key.take(pa.array(rows)))
+        sent.append(send + rng.integers(0, 3600, len(rows)))
+    m = len(ids)
+    return {
+        "Campaign ID": strings(ids),
+        "Campaign Name": strings(names),
+        "Contact ID": pa.concat_arrays(keys) if keys else strings([]),
+        "Member Group": strings(["Treatment"] * m),
+        "Channel": strings(["Email"] * m),
+        "Sent Date": iso_z(np.concatenate(sent)),
+        "Responded Date": pa.nulls(m, pa.string()),
+        "Converted Date": pa.nulls(m, pa.string()),
+        "Cost": strings(["0.05"] * m),
+    }

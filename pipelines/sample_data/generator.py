@@ -171,7 +171,8 @@ def _write_customers(wr: Writer, w: ex.World, rows: np.ndarray) -> None:
 
 def _write_profiles(wr: Writer, w: ex.World, rows: np.ndarray) -> None:
     columns = ex.social_profiles(w, rows, wr.rng(w, 23))
-    columns = wr.jsonl("profiles", columns, {"followers", "created_time"}, wr.rng(w, 52), [
+    raw = {"followers", "created_time", "messaging_opt_in", "opt_in_time"}
+    columns = wr.jsonl("profiles", columns, raw, wr.rng(w, 52), [
         ("profile_id", [None, ""]), ("followers", ['"N/A"', '"12k"']),
         ("created_time", ['"N/A"']),
     ])
@@ -249,7 +250,11 @@ def generate(out_dir: Path, customers: int, seed: int, end_date: date, weeks: in
     _write_customers(wr, w, np.arange(len(recs.shop)))
     _write_profiles(wr, w, np.arange(len(recs.social)))
     _write_activity(wr, w, orders, tickets, inter, rng)
-    wr.csv("campaign_members", ex.campaign_members(w, camp), wr.rng(w, 57), [
+    members = ex.campaign_members(w, camp)
+    news = ex.newsletter_members(w, end, w.rng(58))
+    members = {h: pa.concat_arrays([v.cast(pa.string()), news[h].cast(pa.string())])
+               for h, v in members.items()}
+    wr.csv("campaign_members", members, wr.rng(w, 57), [
         ("Contact ID", [None]), ("Cost", ["N/A", "abc"]),
         ("Sent Date", _bad_ts(wr.year, "T10:00:00Z")),
     ])
@@ -352,4 +357,6 @@ def _contact_updates(w: ex.World, k: int, week: int) -> tuple[np.ndarray, dict[s
     cols["Email Opt Out"] = where(change == 3, "true", cols["Email Opt Out"])
     modified = tl.week_start(week) + rng.integers(0, 7 * 86_400, n)
     cols["Last Modified Date"] = ex.iso_z(modified, millis=True)
+    cols["Consent Updated Date"] = where(change == 3, cols["Last Modified Date"],
+                                         cols["Consent Updated Date"])
     return rows, cols

@@ -232,15 +232,20 @@ def test_serving_file_opens_read_only_in_another_process(demo):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
+    # the analytics serving file: pseudonymous customer_key, no personal columns
     contract = {
-        "customer_360": {"customer_id"},
-        "customer_identities": {"customer_id", "source_system", "source_record_id"},
-        "customer_segments": {"customer_id", "snapshot_date", "rfm_segment", "cluster"},
-        "customer_value": {"customer_id", "snapshot_date", "predicted_clv_12m", "value_tier"},
-        "customer_churn": {"customer_id", "snapshot_date", "churn_probability"},
+        "customer_360": {"customer_key", "lifetime_revenue_cny", "rfm_segment"},
+        "customer_identities": {"customer_key", "source_system", "match_rule"},
+        "customer_segments": {"customer_key", "snapshot_date", "rfm_segment", "cluster"},
+        "customer_value": {"customer_key", "snapshot_date", "predicted_clv_12m", "value_tier"},
+        "customer_churn": {"customer_key", "snapshot_date", "churn_probability"},
+        "contactable_customers": {"customer_key", "channel", "consent_decided_at"},
+        "contact_exclusions": {"customer_key", "channel", "exclusion_reason"},
     }
     for table, columns in contract.items():
         assert columns <= set(result["tables"][table]), table
+        assert not {"customer_id", "email", "phone_e164", "full_name", "street",
+                    "source_record_id"} & set(result["tables"][table]), table
         assert result["counts"][table] > 0, table
         assert (demo["dir"] / f"serving/parquet/{table}.parquet").exists()
     assert not list((demo["dir"] / "serving").glob(".*tmp"))

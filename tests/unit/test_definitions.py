@@ -35,6 +35,7 @@ def test_asset_groups_follow_the_layers(defs):
                                   "identity/review_queue"}
     assert groups["ml"] == {"ml/customer_segments", "ml/customer_value", "ml/customer_churn"}
     assert groups["serving"] == {"serving/customer360"}
+    assert groups["privacy"] == {"privacy/erasure_requests"}
     assert {
         "marts/customers",
         "marts/customer_360",
@@ -49,6 +50,9 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/customer_churn",
         "bi/customer_identities",
         "bi/customer_id_aliases",
+        "bi/contact_eligibility",
+        "bi/contactable_customers",
+        "bi/contact_exclusions",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 
@@ -57,7 +61,7 @@ def test_layers_depend_one_way(defs):
     import dagster as dg
 
     graph = defs.resolve_asset_graph()
-    order = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving"]
+    order = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving", "privacy"]
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         for parent in node.parent_keys:

@@ -6,9 +6,14 @@ from pipelines import publish as pub
 def make_warehouse(path, rows):
     with duckdb.connect(str(path)) as con:
         con.sql("create schema if not exists bi")
+        con.sql("create schema if not exists marts")
         con.sql(
             f"create or replace table bi.customer_360 as "
-            f"select range as customer_id from range({rows})"
+            f"select 'C' || range as customer_id from range({rows})"
+        )
+        con.sql(
+            f"create or replace table marts.customer_keys as select 'C' || range as customer_id, "
+            f"cast(gen_random_uuid() as varchar) as customer_key from range({rows})"
         )
 
 
@@ -53,3 +58,47 @@ def test_failed_publish_leaves_the_last_good_files(tmp_path, monkeypatch):
     with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
         assert con.sql("select count(*) from bi.customer_360").fetchone()[0] == 2
     assert not [p for p in serving.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_analytics_output_is_pseudonymous_and_restricted_output_is_full(tmp_path, monkeypatch):
+    warehouse = tmp_path / "wh.duckdb"
+    monkeypatch.setattr(
+        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
+    )
+    make_warehouse(warehouse, 4)
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("create or replace table bi.customer_360 as select customer_id, "
+                "'a' || customer_id || '@example.com' as email, 'Ann' as first_name, "
+                "'Shanghai' as city, 12.5 as lifetime_revenue_cny from marts.customer_keys")
+        con.sql("create or replace table bi.customer_id_aliases as "
+                "select customer_id as customer_id_seen, customer_id from marts.customer_keys")
+    serving, restricted = tmp_path / "serving", tmp_path / "restricted"
+    pub.publish(serving, restricted, pii={"email", "first_name"})
+    with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
+        cols = [r[0] for r in con.sql("describe bi.customer_360").fetchall()]
+        assert cols == ["customer_key", "city", "lifetime_revenue_cny"]
+        alias_cols = [r[0] for r in con.sql("describe bi.customer_id_aliases").fetchall()]
+        assert alias_cols == ["customer_key_seen", "customer_key"]
+        keys = {r[0] for r in con.sql("select customer_key from bi.customer_360").fetchall()}
+        assert len(keys) == 4 and not any(k.startswith("C") for k in keys)
+    parquet = serving / "parquet/customer_360.parquet"
+    assert "email" not in duckdb.sql(f"select * from '{parquet}'").columns
+    assert b"@example.com" not in parquet.read_bytes()
+    with duckdb.connect(str(restricted / pub.RESTRICTED_FILE), read_only=True) as con:
+        assert con.sql("select count(*) from bi.customer_360 where email like '%@example.com'"
+                       ).fetchone()[0] == 4
+        assert con.sql("select count(*) from bi.customer_keys").fetchone()[0] == 4
+
+
+def test_pii_columns_come_from_the_dbt_tags(tmp_path):
+    import json
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {"model.x.m": {"columns": {
+        "nickname": {"name": "nickname", "meta": {"pii": True}},
+        "iban": {"name": "iban", "config": {"meta": {"pii": True}}},
+        "city": {"name": "city", "meta": {}},
+    }}}}))
+    names = pub.pii_columns(manifest)
+    assert {"nickname", "iban", "email"} <= names
+    assert "city" not in names

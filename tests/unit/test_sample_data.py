@@ -39,6 +39,8 @@ HEADERS = {
         "Do Not Call",
         "Created Date",
         "Last Modified Date",
+        "Consent Updated Date",
+        "Consent Source",
     ],
     "crm/tickets/tickets_{}.csv": [
         "Case Number",
@@ -77,6 +79,7 @@ HEADERS = {
         "Loyalty Card",
         "Account State",
         "Created At",
+        "Marketing Consent Updated At",
     ],
     "shop/orders/orders_{}.jsonl": [
         "id",
@@ -108,6 +111,8 @@ HEADERS = {
         "city",
         "followers",
         "created_time",
+        "messaging_opt_in",
+        "opt_in_time",
     ],
     "social/interactions/interactions_{}.csv": [
         "interaction_id",

@@ -32,6 +32,8 @@ renamed as (
         not email_opt_out as has_email_consent,
         not sms_opt_out as has_sms_consent,
         not do_not_call as has_phone_consent,
+        {{ to_utc('coalesce(consent_updated_at, updated_at, created_at)') }} as consent_updated_at,
+        coalesce(trim(consent_source), 'crm') as consent_source,
         -- dates and timestamps
         birth_date,
         {{ to_utc('created_at') }} as created_at,

@@ -25,6 +25,8 @@ renamed as (
         lower(trim(account_state)) as account_state,
         accepts_email_marketing as has_email_consent,
         accepts_sms_marketing as has_sms_consent,
+        {{ to_utc('coalesce(consent_updated_at, created_at)') }} as consent_updated_at,
+        'shop checkout' as consent_source,
         lower(trim(account_state)) = 'guest' as is_guest,
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('created_at') }} as updated_at,

@@ -1,0 +1,39 @@
+-- Every consent statement a source makes about one of its records, one row per record and
+-- channel: granted (true), refused or withdrawn (false), or unknown (null), with when and
+-- where it was captured. Input of marts.customer_consent.
+with crm as (
+    select 'crm' as source_system, crm_contact_id as source_record_id,
+        has_email_consent, has_sms_consent, has_phone_consent,
+        cast(null as boolean) as has_social_consent,
+        consent_updated_at, consent_source
+    from {{ ref('stg_crm__contacts') }}
+),
+
+shop as (
+    select 'shop', shop_customer_id,
+        has_email_consent, has_sms_consent, cast(null as boolean), cast(null as boolean),
+        consent_updated_at, consent_source
+    from {{ ref('stg_shop__customers') }}
+),
+
+social as (
+    select 'social', social_profile_id,
+        cast(null as boolean), cast(null as boolean), cast(null as boolean), has_social_consent,
+        consent_updated_at, consent_source
+    from {{ ref('stg_social__profiles') }}
+),
+
+records as (
+    select * from crm union all select * from shop union all select * from social
+)
+
+select source_system, source_record_id, channel, has_consent, consent_updated_at, consent_source
+from records
+unpivot include nulls (
+    has_consent for channel in (
+        has_email_consent as 'email',
+        has_sms_consent as 'sms',
+        has_phone_consent as 'phone',
+        has_social_consent as 'social'
+    )
+)

@@ -1,0 +1,53 @@
+-- Consent per customer and channel (email, sms, phone, social) across all their source
+-- records. Most restrictive wins: one refusal or withdrawal anywhere -> denied (dated by the
+-- newest refusal); else one grant -> granted (the newest grant); no statement -> unknown,
+-- which is never contactable.
+with evidence as (
+    select map.customer_id, ev.*
+    from {{ ref('int_consent_evidence') }} as ev
+    inner join {{ source('identity', 'customer_map') }} as map
+        on map.source_system = ev.source_system
+        and map.source_record_id = ev.source_record_id
+),
+
+channels as (
+    select distinct customer_id, channel from evidence
+),
+
+decisive as (
+    -- the statement that decides: refusals before grants, newest first
+    select customer_id, channel, has_consent, consent_updated_at, consent_source,
+        source_system, source_record_id
+    from evidence
+    where has_consent is not null
+    qualify row_number() over (
+        partition by customer_id, channel
+        order by has_consent asc, consent_updated_at desc nulls last, source_system,
+            source_record_id
+    ) = 1
+),
+
+counts as (
+    select customer_id, channel,
+        count(*) filter (where has_consent) as sources_granting,
+        count(*) filter (where not has_consent) as sources_refusing
+    from evidence
+    group by all
+)
+
+select
+    channels.customer_id,
+    channels.channel,
+    case when decisive.has_consent then 'granted'
+         when not decisive.has_consent then 'denied'
+         else 'unknown' end as consent_status,
+    coalesce(decisive.has_consent, false) as has_consent,
+    decisive.consent_updated_at as consent_decided_at,
+    decisive.source_system as consent_source_system,
+    decisive.consent_source as consent_captured_via,
+    decisive.source_record_id as consent_source_record_id,
+    counts.sources_granting,
+    counts.sources_refusing
+from channels
+left join decisive using (customer_id, channel)
+left join counts using (customer_id, channel)

@@ -1,0 +1,1 @@
+"""Privacy: secrets from the environment, salted hashes, the suppression list, erasure."""
