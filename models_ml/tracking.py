@@ -298,3 +298,28 @@ def log_and_register(
 def load_champion(name: str) -> Any:
     """The `champion` version of a registered model as a pyfunc."""
     return mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+
+
+def log_run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    artifacts: Mapping[str, Any] | None = None,
+) -> str:
+    """One MLflow run without a registered model (e.g. cross-sell rules); returns its run id.
+
+    Same rules as `log_and_register`: scalar params only, no secret-looking keys, no
+    per-customer artifacts.
+    """
+    _check_artifacts(artifacts)
+    numbers, texts = _split_metrics(metrics)
+    with tempfile.TemporaryDirectory() as tmp_dir, mlflow.start_run(run_name=name) as run:
+        mlflow.set_tag("model_name", name)
+        mlflow.log_params(_clean_params(params))
+        finite = {k: v for k, v in numbers.items() if math.isfinite(v)}
+        if finite:
+            mlflow.log_metrics(finite)
+        for key, text in texts.items():
+            mlflow.set_tag(key, text[:250])
+        _log_artifacts(artifacts, Path(tmp_dir))
+        return run.info.run_id

@@ -33,6 +33,7 @@ class Settings:
     duckdb_threads: int
     default_phone_region: str
     match_threshold: float
+    retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
 
     @property
     def models_dir(self) -> Path:
@@ -72,6 +73,9 @@ def settings() -> Settings:
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
+        retention_plays_file=_path("C360_RETENTION_PLAYS", None) if os.environ.get(
+            "C360_RETENTION_PLAYS"
+        ) else None,
     )
 
 

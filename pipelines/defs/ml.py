@@ -62,11 +62,12 @@ def write_table(table: str, df: pd.DataFrame) -> int:
     return len(df)
 
 
-def tracking():
+def tracking(experiment: str = "customer360"):
+    """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
 
     s = settings()
-    tracking.configure(s.mlflow_tracking_uri, "customer360", s.mlflow_artifacts_dir)
+    tracking.configure(s.mlflow_tracking_uri, experiment, s.mlflow_artifacts_dir)
     return tracking
 
 
@@ -102,7 +103,7 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         ).df()
     rfm = rfm_scores(orders, snapshot + timedelta(days=1))
     model, assignments, profiles, metrics = fit_clusters(features, SEGMENT_FEATURES)
-    version = tracking().log_and_register(
+    version = tracking("customer_segmentation").log_and_register(
         name="customer_segmentation",
         model_kind="sklearn",
         model=model,
@@ -121,6 +122,7 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         .merge(assignments, on="customer_id", how="left")
     )
     out.insert(1, "snapshot_date", snapshot)
+    out["model_version"] = str(version)
     rows = write_table("ml.customer_segments", out)
     return dg.MaterializeResult(
         metadata={
@@ -173,7 +175,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     else:
         out["previous_value_tier"] = None
     out.insert(1, "snapshot_date", snapshot)
-    version = tracking().log_and_register(
+    version = tracking("customer_value").log_and_register(
         name="customer_value",
         model_kind="clv",
         model=model,
@@ -185,6 +187,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         artifacts={},
         input_example=None,
     )
+    out["model_version"] = str(version)
     rows = write_table("ml.customer_value", out)
     tiers = out.groupby("value_tier")["predicted_clv_12m"].agg(["count", "sum"]).reset_index()
     return dg.MaterializeResult(
@@ -223,7 +226,7 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
     out = score_churn(model, latest, FEATURE_COLS)
-    version = tracking().log_and_register(
+    version = tracking("customer_churn").log_and_register(
         name="customer_churn",
         model_kind="sklearn",
         model=model,
@@ -232,6 +235,7 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         artifacts={},
         input_example=latest[FEATURE_COLS].head(5),
     )
+    out["model_version"] = str(version)
     rows = write_table("ml.customer_churn", out)
     return dg.MaterializeResult(
         metadata={
@@ -252,4 +256,139 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-ml_assets = [customer_segments, customer_value, customer_churn]
+def paid_order_items(con, before: date) -> pd.DataFrame:
+    return con.sql(
+        "select order_id, customer_id, sku, product_name, product_category, is_paid, ordered_at "
+        "from marts.order_items where is_paid and customer_id is not null and sku is not null "
+        "and ordered_at < ?",
+        params=[before],
+    ).df()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            dg.AssetKey(["ml", name]),
+            deps=[dg.AssetKey(["marts", "order_items"]), FEATURES],
+            description=description,
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python", "mlflow", "scipy"},
+        )
+        for name, description in (
+            ("cross_sell_offers", "Per customer the top products they have not bought, from "
+             "basket affinity rules (noisy-or of rule confidences), filled with popular ones."),
+            ("product_prospects", "Per product the customers with the highest affinity score "
+             "who have not bought it."),
+            ("product_affinity", "Product and category pairs with support, confidence, lift."),
+        )
+    ],
+    pool=WAREHOUSE_POOL,
+    name="cross_sell",
+)
+def cross_sell(context: dg.AssetExecutionContext):
+    from models_ml.config import DEFAULTS
+    from models_ml.cross_sell import affinity, evaluate_offers, paid_lines, recommend
+
+    cfg = DEFAULTS.cross_sell
+    with connect(read_only=True) as con:
+        snapshot = latest_snapshot(con)
+        items = paid_order_items(con, snapshot + timedelta(days=1))
+    as_of = snapshot + timedelta(days=1)
+    offers, prospects, metrics = recommend(items, as_of, cfg)
+    lines = paid_lines(items, as_of)
+    pairs = pd.concat(
+        [affinity(lines, "product", cfg), affinity(lines, "category", cfg)], ignore_index=True
+    )
+    metrics |= evaluate_offers(items, as_of, cfg)
+    run_id = tracking("customer_cross_sell").log_run(
+        "customer_cross_sell",
+        params={**{k: str(v) for k, v in cfg.__dict__.items()}, "snapshot_date": str(snapshot)},
+        metrics=metrics,
+        artifacts={"product_affinity.csv": pairs},
+    )
+    for frame in (offers, prospects, pairs):
+        frame.insert(0, "snapshot_date", snapshot)
+        frame["model_run_id"] = run_id
+    counts = {
+        "cross_sell_offers": write_table("ml.cross_sell_offers", offers),
+        "product_prospects": write_table("ml.product_prospects", prospects),
+        "product_affinity": write_table("ml.product_affinity", pairs),
+    }
+    top = pairs[pairs["level"] == "category"].head(10)
+    for name, rows in counts.items():
+        meta = {"dagster/row_count": rows, "snapshot_date": str(snapshot), "mlflow_run": run_id}
+        if name == "product_affinity":
+            meta["top_category_pairs"] = dg.MetadataValue.md(
+                markdown_table(
+                    top[["antecedent", "consequent", "support", "confidence", "lift"]]
+                    .round(3)
+                    .to_dict("records")
+                )
+            )
+        if name == "cross_sell_offers":
+            meta |= {k: float(v) for k, v in metrics.items()}
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["ml", name]), metadata=meta)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "retention_actions"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="Value x churn quadrant and retention play per customer, ranked by "
+            "value at risk (CLV x churn probability).",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "retention_summary"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="Customers, CLV and value at risk per value x churn quadrant.",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+    name="retention",
+)
+def retention(context: dg.AssetExecutionContext):
+    from models_ml.retention import load_config, retention_actions
+
+    cfg = load_config(settings().retention_plays_file)
+    with connect(read_only=True) as con:
+        value = con.sql("select * from ml.customer_value").df()
+        churn = con.sql("select * from ml.customer_churn").df()
+    actions, summary = retention_actions(value, churn, cfg)
+    snapshot = churn["snapshot_date"].max() if len(churn) else None
+    versions: dict[str, str | None] = {}
+    for frame, name in ((value, "value"), (churn, "churn")):
+        known = "model_version" in frame and len(frame)
+        versions[f"{name}_model_version"] = str(frame["model_version"].iloc[0]) if known else None
+    for frame in (actions, summary):
+        frame.insert(0, "snapshot_date", snapshot)
+        for key, v in versions.items():
+            frame[key] = v
+    rows_a = write_table("ml.retention_actions", actions)
+    write_table("ml.retention_summary", summary)
+    shown = summary[["quadrant", "play", "customers", "value_at_risk_cny"]].round(0)
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "retention_actions"]),
+        metadata={
+            "dagster/row_count": rows_a,
+            "snapshot_date": str(snapshot),
+            **{k: str(v) for k, v in versions.items()},
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "retention_summary"]),
+        metadata={
+            "dagster/row_count": len(summary),
+            "quadrants": dg.MetadataValue.md(markdown_table(shown.to_dict("records"))),
+        },
+    )
+
+
+ml_assets = [customer_segments, customer_value, customer_churn, cross_sell, retention]

@@ -13,6 +13,11 @@ BI_TABLES = [
     "customer_segments",
     "customer_value",
     "customer_churn",
+    "cross_sell_offers",
+    "product_prospects",
+    "product_affinity",
+    "retention_actions",
+    "retention_summary",
 ]
 
 
