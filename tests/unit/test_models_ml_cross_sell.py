@@ -10,7 +10,9 @@ from models_ml.config import CrossSellConfig
 from models_ml.cross_sell import affinity, paid_lines, recommend
 
 AS_OF = date(2025, 1, 1)
-CFG = CrossSellConfig(min_pair_baskets=1, offers_per_customer=3, prospects_per_product=2)
+CFG = CrossSellConfig(
+    basket="order", min_pair_baskets=1, offers_per_customer=3, prospects_per_product=2
+)
 
 
 def _lines(baskets: dict[str, tuple[str, list[str]]], paid: bool = True) -> pd.DataFrame:
@@ -62,7 +64,9 @@ def test_category_level_and_min_pair_baskets():
     cats = affinity(paid_lines(TOY), "category", CFG)
     assert set(cats["level"]) == {"category"}
     assert ("a", "b") in set(zip(cats["antecedent"], cats["consequent"], strict=True))
-    strict = affinity(paid_lines(TOY), "product", CrossSellConfig(min_pair_baskets=3))
+    strict = affinity(
+        paid_lines(TOY), "product", CrossSellConfig(basket="order", min_pair_baskets=3)
+    )
     assert strict.empty  # no pair occurs in 3 baskets
 
 
@@ -134,3 +138,11 @@ def test_chunked_scoring_matches_one_chunk():
     many, p_many, _ = recommend(TOY, AS_OF, CrossSellConfig(**{**CFG.__dict__, "score_cells": 1}))
     pd.testing.assert_frame_equal(one, many)
     pd.testing.assert_frame_equal(p_one, p_many)
+
+
+def test_customer_baskets_join_a_customers_orders():
+    cfg = CrossSellConfig(basket="customer", min_pair_baskets=1)
+    rules = affinity(paid_lines(TOY), "product", cfg).set_index(["antecedent", "consequent"])
+    # c1 bought a1, b1 (o1) and d1 (o7): one customer basket holds all three
+    assert rules.loc[("a1", "d1"), "baskets_with_both"] == 1
+    assert rules.loc[("a1", "d1"), "support"] == pytest.approx(1 / 6)  # 6 customers
