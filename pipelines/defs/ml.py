@@ -62,6 +62,38 @@ def write_table(table: str, df: pd.DataFrame) -> int:
     return len(df)
 
 
+def table_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.sql(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            params=[schema, table],
+        ).fetchone()[0]
+    )
+
+
+def previous_week(con, history: str, snapshot: date, cols: list[str]) -> pd.DataFrame | None:
+    """Rows of the latest snapshot before `snapshot` in ml.<history> (None if there is none)."""
+    if not table_exists(con, "ml", history):
+        return None
+    df = con.sql(
+        f"select {', '.join(cols)} from ml.{history} where snapshot_date = "
+        f"(select max(snapshot_date) from ml.{history} where snapshot_date < ?)",
+        params=[snapshot],
+    ).df()
+    return df if len(df) else None
+
+
+def append_history(history: str, df: pd.DataFrame) -> None:
+    """Replace this snapshot's rows in ml.<history> (a rerun of the same week is idempotent)."""
+    with connect() as con:
+        con.register("_df", df)
+        con.sql(f"create table if not exists ml.{history} as select * from _df limit 0")
+        con.sql(f"delete from ml.{history} where snapshot_date in (select snapshot_date from _df)")
+        con.sql(f"insert into ml.{history} by name select * from _df")
+        con.unregister("_df")
+
+
 def tracking(experiment: str = "customer360"):
     """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
@@ -92,7 +124,7 @@ def ml_asset(name: str, description: str, kinds: set[str]):
 )
 def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from models_ml.rfm import rfm_scores
-    from models_ml.segments import fit_clusters
+    from models_ml.segments import fit_clusters, segment_stability
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -101,8 +133,13 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "select * from marts.customer_features_weekly where snapshot_date = ?",
             params=[snapshot],
         ).df()
+        previous = previous_week(
+            con, "customer_segments_history", snapshot, ["customer_id", "cluster", "rfm_segment"]
+        )
     rfm = rfm_scores(orders, snapshot + timedelta(days=1))
     model, assignments, profiles, metrics = fit_clusters(features, SEGMENT_FEATURES)
+    current = assignments.merge(rfm[["customer_id", "rfm_segment"]], on="customer_id", how="left")
+    metrics |= segment_stability(current, previous)
     version = tracking("customer_segmentation").log_and_register(
         name="customer_segmentation",
         model_kind="sklearn",
@@ -124,6 +161,10 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     out.insert(1, "snapshot_date", snapshot)
     out["model_version"] = str(version)
     rows = write_table("ml.customer_segments", out)
+    append_history(
+        "customer_segments_history",
+        out[["customer_id", "snapshot_date", "cluster", "rfm_segment", "model_version"]],
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -154,41 +195,45 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     {"pymc"},
 )
 def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.clv import fit_clv, predict_clv, value_tiers
+    from models_ml.clv import fit_clv, predict_clv, tier_migration, value_tiers
+    from models_ml.config import DEFAULTS
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
-        previous = None
-        if con.sql(
-            "select count(*) from information_schema.tables where table_schema = 'ml' "
-            "and table_name = 'customer_value'"
-        ).fetchone()[0]:
-            previous = con.sql(
-                "select customer_id, value_tier as previous_value_tier from ml.customer_value"
-            ).df()
-    model = fit_clv(orders, snapshot + timedelta(days=1))
-    out = predict_clv(model, orders, snapshot + timedelta(days=1))
-    out["value_tier"] = value_tiers(out)
-    if previous is not None:
-        out = out.merge(previous, on="customer_id", how="left")
-    else:
-        out["previous_value_tier"] = None
+        previous = previous_week(
+            con, "customer_value_history", snapshot, ["customer_id", "value_tier"]
+        )
+    cfg = DEFAULTS.clv
+    model = fit_clv(orders, snapshot + timedelta(days=1), cfg)
+    out = predict_clv(model, orders, snapshot + timedelta(days=1), cfg.horizon_weeks)
+    out["value_tier"] = value_tiers(out, cfg.top_share, cfg.middle_share)
+    out = tier_migration(out, previous)  # previous_value_tier, tier_change vs last week
     out.insert(1, "snapshot_date", snapshot)
     version = tracking("customer_value").log_and_register(
         name="customer_value",
         model_kind="clv",
         model=model,
-        params={"snapshot_date": str(snapshot), "customers": len(out)},
+        params={
+            "snapshot_date": str(snapshot),
+            "customers": len(out),
+            "top_share": cfg.top_share,
+            "middle_share": cfg.middle_share,
+        },
         metrics={
             "mean_clv_12m": float(out["predicted_clv_12m"].mean()),
             "mean_expected_purchases_12m": float(out["expected_purchases_12m"].mean()),
+            **{f"tier_change_{k}": int(v) for k, v in out["tier_change"].value_counts().items()},
         },
         artifacts={},
         input_example=None,
     )
     out["model_version"] = str(version)
     rows = write_table("ml.customer_value", out)
+    append_history(
+        "customer_value_history",
+        out[["customer_id", "snapshot_date", "value_tier", "predicted_clv_12m", "model_version"]],
+    )
     tiers = out.groupby("value_tier")["predicted_clv_12m"].agg(["count", "sum"]).reset_index()
     return dg.MaterializeResult(
         metadata={
@@ -276,10 +321,15 @@ def paid_order_items(con, before: date) -> pd.DataFrame:
             kinds={"python", "mlflow", "scipy"},
         )
         for name, description in (
-            ("cross_sell_offers", "Per customer the top products they have not bought, from "
-             "basket affinity rules (noisy-or of rule confidences), filled with popular ones."),
-            ("product_prospects", "Per product the customers with the highest affinity score "
-             "who have not bought it."),
+            (
+                "cross_sell_offers",
+                "Per customer the top products they have not bought, from "
+                "basket affinity rules (noisy-or of rule confidences), filled with popular ones.",
+            ),
+            (
+                "product_prospects",
+                "Per product the customers with the highest affinity score who have not bought it.",
+            ),
             ("product_affinity", "Product and category pairs with support, confidence, lift."),
         )
     ],
