@@ -57,7 +57,12 @@ class ChurnConfig:
     l2_regularization: float = 1.0
     # Monotonic hints applied to features that are present (+1 = more means more churn).
     monotonic: dict[str, int] = field(
-        default_factory=lambda: {"days_since_last_order": 1, "orders_90d": -1}
+        default_factory=lambda: {
+            "days_since_last_order": 1,
+            "orders_90d": -1,
+            "complaints_90d": 1,  # more complaints never lower the risk
+            "complaints_365d": 1,
+        }
     )
     high_risk: float = 0.6
     medium_risk: float = 0.3

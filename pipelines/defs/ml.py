@@ -94,6 +94,21 @@ def append_history(history: str, df: pd.DataFrame) -> None:
         con.unregister("_df")
 
 
+def load_churn_champion(tr):
+    """(champion ChurnModel, its MLflow run) from the registry, or (None, None)."""
+    import mlflow
+
+    from models_ml.churn import from_estimator
+
+    current = tr.champion_version("customer_churn")
+    if current is None:
+        return None, None
+    run = mlflow.get_run(current.run_id)
+    estimator = mlflow.sklearn.load_model(f"models:/customer_churn/{current.version}")
+    ref = mlflow.artifacts.load_dict(f"runs:/{current.run_id}/churn_reference.json")
+    return from_estimator(estimator, ref["feature_cols"], ref["reference"]), run
+
+
 def tracking(experiment: str = "customer360"):
     """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
@@ -253,7 +268,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     {"scikitlearn"},
 )
 def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.churn import label_snapshots, score_churn, train_churn
+    from models_ml.churn import champion_backtest, label_snapshots, score_churn, train_churn
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -267,26 +282,54 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "marts/customer_features_weekly (backfill_snapshots_job) over the past year first."
         )
     model, metrics = train_churn(labeled, FEATURE_COLS)
+    train_end = metrics.get("final_calibration_max_date", metrics["train_max_date"])
+    tr = tracking("customer_churn")
+    champion, champion_ref = load_churn_champion(tr)
+    challenger_auc, champion_auc, backtest = champion_backtest(
+        model,
+        champion,
+        labeled,
+        metrics["valid_min_date"],
+        champion_ref.data.params.get("train_end_date") if champion_ref else None,
+    )
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
-    out = score_churn(model, latest, FEATURE_COLS)
-    version = tracking("customer_churn").log_and_register(
+    version = tr.log_and_register(
         name="customer_churn",
         model_kind="sklearn",
         model=model,
-        params={"snapshot_date": str(snapshot), "features": ",".join(FEATURE_COLS)},
+        params={
+            "snapshot_date": str(snapshot),
+            "features": ",".join(FEATURE_COLS),
+            "train_end_date": train_end,
+            "valid_min_date": metrics["valid_min_date"],
+            "valid_max_date": metrics["valid_max_date"],
+        },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         artifacts={},
         input_example=latest[FEATURE_COLS].head(5),
+        set_champion=False,
     )
-    out["model_version"] = str(version)
+    decision = tr.promote_if_better(
+        "customer_churn", version, "roc_auc", challenger_auc, champion_auc, backtest=backtest
+    )
+    if decision["promoted"] or champion is None:
+        scorer, used_version = model, version
+    else:
+        scorer, used_version = champion, decision["champion_version"]
+    context.log.info(f"champion decision: {decision}")
+    out = score_churn(scorer, latest, scorer.feature_cols)
+    out["model_version"] = str(used_version)
     rows = write_table("ml.customer_churn", out)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "snapshot_date": str(snapshot),
-            "model_version": str(version),
+            "model_version": str(used_version),
+            "challenger_version": str(version),
+            "promoted": str(decision["promoted"]),
+            "promotion_reason": decision["reason"],
             "risk_bands": dg.MetadataValue.md(
                 markdown_table(
                     out["risk_band"]
