@@ -188,7 +188,10 @@ def segment_stability(current: pd.DataFrame, previous: pd.DataFrame | None) -> d
     for col in current.columns:
         if col == "customer_id" or f"{col}_prev" not in both or len(both) < 2:
             continue
+        def labels(values: pd.Series) -> np.ndarray:  # no label (e.g. no orders) is a group
+            return values.astype("string").fillna("<none>").to_numpy(dtype=object)
+
         out[f"ari_{col}_vs_previous"] = float(
-            adjusted_rand_score(both[f"{col}_prev"].astype(str), both[col].astype(str))
+            adjusted_rand_score(labels(both[f"{col}_prev"]), labels(both[col]))
         )
     return out

@@ -80,3 +80,5 @@ def test_segment_stability_is_label_free_and_detects_change():
     mixed = pd.DataFrame({"customer_id": list("abcdef"), "cluster": [0, 1, 2, 0, 1, 2]})
     assert segment_stability(mixed, prev)["ari_cluster_vs_previous"] < 0.5
     assert segment_stability(same, None) == {}
+    no_segment = pd.DataFrame({"customer_id": list("ab"), "rfm_segment": [None, "loyal"]})
+    assert segment_stability(no_segment, no_segment)["ari_rfm_segment_vs_previous"] == 1.0
