@@ -42,6 +42,8 @@ class ChurnModel:
     feature_cols: list[str]
     reference: dict[str, float]  # training medians, the "typical customer" for reasons
     config: ChurnConfig = field(default_factory=ChurnConfig)
+    # the model validated on the later dates, before the refit on all dates (for backtests)
+    validated: ChurnModel | None = None
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability for each row."""
@@ -236,7 +238,9 @@ def _train(
     }
     if cfg.refit_on_all:
         final_fit, final_calib = _calibration_split(all_dates, cfg.calibration_fraction)
+        validated = model
         model = _fit_calibrated(data, final_fit, final_calib, feature_cols, cfg, seed)
+        model.validated = validated
         metrics |= {
             "final_train_max_date": _day_str(final_fit[-1]),
             "final_calibration_min_date": _day_str(final_calib[0]),
@@ -372,3 +376,49 @@ def score_churn(
     for i in range(3):
         out[f"reason_{i + 1}"] = reasons[:, i]  # sorted by strength: no gaps before a reason
     return out[SCORE_COLUMNS]
+
+
+def backtest_auc(model: ChurnModel, rows: pd.DataFrame) -> float:
+    """ROC AUC of `model` (its validated version when it has one) on labeled `rows`."""
+    scorer = model.validated or model
+    y = rows["churned"].astype(int).to_numpy()
+    return _auc(y, scorer.predict_proba(rows)) if len(rows) else float("nan")
+
+
+def from_estimator(
+    estimator: CalibratedClassifierCV,
+    feature_cols: Sequence[str],
+    reference: dict[str, float],
+    config: ChurnConfig | None = None,
+) -> ChurnModel:
+    """A ChurnModel around a calibrated estimator loaded back from the registry."""
+    inner = estimator.calibrated_classifiers_[0].estimator
+    base = getattr(inner, "estimator", inner)  # FrozenEstimator wraps the booster
+    return ChurnModel(estimator, base, list(feature_cols), dict(reference), config or ChurnConfig())
+
+
+def champion_backtest(
+    challenger: ChurnModel,
+    champion: ChurnModel | None,
+    labeled: pd.DataFrame,
+    valid_from: str,
+    champion_train_end: str | None,
+) -> tuple[float, float | None, str]:
+    """(challenger AUC, champion AUC, description) on the same rows, unseen by both.
+
+    The rows are the labeled snapshots from `valid_from` (the challenger's first validation
+    date, so its validated model has not seen them) and after `champion_train_end` (the last
+    date the champion was fitted or calibrated on). No champion or no such rows: the
+    challenger's own validation AUC and None.
+    """
+    data = labeled[labeled["churned"].notna()]
+    days = _dates(data["snapshot_date"])
+    rows = data[days >= pd.Timestamp(valid_from)]
+    if champion is None or champion_train_end is None:
+        return backtest_auc(challenger, rows), None, "no champion: challenger validation dates"
+    rows = rows[_dates(rows["snapshot_date"]) > pd.Timestamp(champion_train_end)]
+    if rows.empty or rows["churned"].nunique() < 2:
+        return float("nan"), None, f"no labeled dates after {champion_train_end} to compare on"
+    first, last = _dates(rows["snapshot_date"]).min(), _dates(rows["snapshot_date"]).max()
+    described = f"{len(rows)} snapshot rows {first.date()}..{last.date()}"
+    return backtest_auc(challenger, rows), backtest_auc(champion, rows), described

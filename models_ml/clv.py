@@ -305,3 +305,30 @@ def load_clv(paths: dict[str, str] | str | Path) -> ClvModel:
         n_repeat_customers=int(meta["n_repeat_customers"]),
         fit_seconds=float(meta.get("fit_seconds", 0.0)),
     )
+
+
+TIER_ORDER = {"base": 0, "middle": 1, "top": 2}
+
+
+def tier_migration(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """`current` with previous_value_tier and tier_change (up / down / same / new).
+
+    `previous` holds customer_id and value_tier of last week's snapshot (None: all new).
+    """
+    out = current.copy()
+    if previous is None or previous.empty:
+        out["previous_value_tier"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    else:
+        prev = previous[["customer_id", "value_tier"]].rename(
+            columns={"value_tier": "previous_value_tier"}
+        )
+        prev = prev.assign(customer_id=prev["customer_id"].astype(str))
+        out = out.merge(prev, on="customer_id", how="left", validate="one_to_one")
+        out["previous_value_tier"] = out["previous_value_tier"].astype("string")
+    now = out["value_tier"].astype(str).map(TIER_ORDER)
+    before = out["previous_value_tier"].astype(object).map(TIER_ORDER)
+    change = np.where(now > before, "up", np.where(now < before, "down", "same"))
+    out["tier_change"] = pd.Series(
+        np.where(before.isna().to_numpy(), "new", change), index=out.index, dtype="string"
+    )
+    return out

@@ -57,7 +57,12 @@ class ChurnConfig:
     l2_regularization: float = 1.0
     # Monotonic hints applied to features that are present (+1 = more means more churn).
     monotonic: dict[str, int] = field(
-        default_factory=lambda: {"days_since_last_order": 1, "orders_90d": -1}
+        default_factory=lambda: {
+            "days_since_last_order": 1,
+            "orders_90d": -1,
+            "complaints_90d": 1,  # more complaints never lower the risk
+            "complaints_365d": 1,
+        }
     )
     high_risk: float = 0.6
     medium_risk: float = 0.3
@@ -67,12 +72,64 @@ class ChurnConfig:
 
 
 @dataclass(frozen=True)
+class CrossSellConfig:
+    """Basket affinity rules and cross-sell offers (models_ml/cross_sell.py)."""
+
+    basket: str = "customer"  # "customer" = all a customer bought; "order" = one paid order (0010)
+    min_pair_baskets: int = 5  # a pair seen in fewer baskets makes no rule (noise)
+    min_lift: float = 1.0  # rules need lift above this (bought together more than by chance)
+    active_days: int = 365  # only products sold in this many days before the snapshot are offered
+    offers_per_customer: int = 5
+    prospects_per_product: int = 5
+    score_cells: int = 20_000_000  # customers x products scored per chunk (memory bound)
+
+
+DEFAULT_PLAYS: dict[str, dict[str, str]] = {
+    "high_value_high_risk": {
+        "play": "personal_outreach",
+        "description": "Personal outreach and service recovery: a named contact calls within a "
+        "week, resolves open complaints and offers a tailored incentive.",
+    },
+    "high_value_low_risk": {
+        "play": "recognise_and_refer",
+        "description": "Recognition and referral: VIP perks, early access, ask for referrals "
+        "and reviews; no discount needed.",
+    },
+    "low_value_high_risk": {
+        "play": "low_cost_winback",
+        "description": "Low-cost automated win-back: reminder with a modest time-limited "
+        "voucher; stop after no response.",
+    },
+    "low_value_low_risk": {
+        "play": "nurture_and_grow",
+        "description": "Nurture and grow: cross-sell offers and loyalty prompts to raise order "
+        "frequency.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Value x churn quadrants and the retention play for each (models_ml/retention.py).
+
+    Override from YAML with ``models_ml.retention.load_config(path)`` (env C360_RETENTION_PLAYS
+    in the pipeline); keys as here, ``plays`` entries may replace single quadrants.
+    """
+
+    high_value_tiers: tuple[str, ...] = ("top",)  # value tiers that count as high value
+    high_risk_min_probability: float = 0.5  # churn probability from which risk is high
+    plays: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_PLAYS))
+
+
+@dataclass(frozen=True)
 class MlConfig:
     """All model defaults in one object."""
 
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     clv: ClvConfig = field(default_factory=ClvConfig)
     churn: ChurnConfig = field(default_factory=ChurnConfig)
+    cross_sell: CrossSellConfig = field(default_factory=CrossSellConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 DEFAULTS = MlConfig()

@@ -170,3 +170,28 @@ def _fit(
         "surrogate_rules": export_text(tree, feature_names=feature_cols, decimals=1),
     }
     return model, assignments, profiles, metrics
+
+
+def segment_stability(current: pd.DataFrame, previous: pd.DataFrame | None) -> dict[str, float]:
+    """Adjusted Rand index between this week's and last week's labels, per label column.
+
+    Both frames hold customer_id plus label columns (e.g. cluster, rfm_segment); only customers
+    in both count. ARI ignores how labels are numbered, so re-fitted k-means clusters compare
+    fairly; 1 = identical grouping, about 0 = no more agreement than chance.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    if previous is None or previous.empty:
+        return {}
+    both = current.merge(previous, on="customer_id", suffixes=("", "_prev"))
+    out: dict[str, float] = {"stability_customers": float(len(both))}
+    for col in current.columns:
+        if col == "customer_id" or f"{col}_prev" not in both or len(both) < 2:
+            continue
+        def labels(values: pd.Series) -> np.ndarray:  # no label (e.g. no orders) is a group
+            return values.astype("string").fillna("<none>").to_numpy(dtype=object)
+
+        out[f"ari_{col}_vs_previous"] = float(
+            adjusted_rand_score(labels(both[f"{col}_prev"]), labels(both[col]))
+        )
+    return out

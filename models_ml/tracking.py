@@ -252,8 +252,12 @@ def log_and_register(
     metrics: Mapping[str, Any] | None = None,
     artifacts: Mapping[str, Any] | None = None,
     input_example: pd.DataFrame | None = None,
+    set_champion: bool = True,
 ) -> int:
     """Log one run (params, metrics, artifacts, model), register it as `name`, alias champion.
+
+    With ``set_champion=False`` the version is registered as a challenger only; call
+    `promote_if_better` to decide.
 
     model_kind: "sklearn" (an estimator or an object with ``.estimator`` such as ChurnModel;
     skops format), "clv" (a ClvModel, logged as a pyfunc) or "pyfunc" (a PythonModel).
@@ -291,10 +295,106 @@ def log_and_register(
                 pip_requirements=_pins(("mlflow", "pandas", "numpy")),
             )
     model_version = int(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(name, CHAMPION, str(model_version))
+    if set_champion:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, str(model_version))
     return model_version
+
+
+def champion_version(name: str) -> Any | None:
+    """The ModelVersion holding the `champion` alias of `name`, or None."""
+    client = MlflowClient()
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def promote_if_better(
+    name: str,
+    version: int,
+    metric: str,
+    challenger: float,
+    champion: float | None,
+    higher_is_better: bool = True,
+    backtest: str = "",
+) -> dict[str, Any]:
+    """Give `version` the champion alias only if it is at least as good as the champion.
+
+    Both scores must come from the same backtest (same rows, both models unseen on them).
+    No champion yet, or no comparable champion score (None), promotes. The decision is written
+    as tags on the challenger's version and its run, and returned.
+    """
+    client = MlflowClient()
+    current = champion_version(name)
+    if current is None:
+        promote, why = True, "no champion yet"
+    elif int(current.version) == int(version):
+        promote, why = True, "already champion"
+    elif champion is None or not math.isfinite(champion):
+        promote, why = True, "champion could not be scored on this backtest"
+    elif not math.isfinite(challenger):
+        promote, why = False, "challenger could not be scored on this backtest"
+    else:
+        better = challenger >= champion if higher_is_better else challenger <= champion
+        promote = bool(better)
+        why = (
+            f"challenger {metric} {challenger:.4f} "
+            f"{'>=' if higher_is_better else '<='} champion {champion:.4f}"
+            if better
+            else f"challenger {metric} {challenger:.4f} worse than champion {champion:.4f}"
+        )
+    decision = {
+        "promoted": promote,
+        "reason": why,
+        "metric": metric,
+        "challenger_version": int(version),
+        "challenger_score": challenger,
+        "champion_version": int(current.version) if current is not None else None,
+        "champion_score": champion,
+        "backtest": backtest,
+    }
+    if promote:
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+    tags = {f"promotion_{k}": str(v)[:250] for k, v in decision.items()}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    run_id = client.get_model_version(name, str(version)).run_id
+    if run_id:
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+        if math.isfinite(challenger):
+            client.log_metric(run_id, f"backtest_{metric}", challenger)
+        if champion is not None and math.isfinite(champion):
+            client.log_metric(run_id, f"backtest_champion_{metric}", champion)
+    log.info("%s v%s: %s (%s)", name, version, "promoted" if promote else "not promoted", why)
+    return decision
 
 
 def load_champion(name: str) -> Any:
     """The `champion` version of a registered model as a pyfunc."""
     return mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+
+
+def log_run(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    artifacts: Mapping[str, Any] | None = None,
+) -> str:
+    """One MLflow run without a registered model (e.g. cross-sell rules); returns its run id.
+
+    Same rules as `log_and_register`: scalar params only, no secret-looking keys, no
+    per-customer artifacts.
+    """
+    _check_artifacts(artifacts)
+    numbers, texts = _split_metrics(metrics)
+    with tempfile.TemporaryDirectory() as tmp_dir, mlflow.start_run(run_name=name) as run:
+        mlflow.set_tag("model_name", name)
+        mlflow.log_params(_clean_params(params))
+        finite = {k: v for k, v in numbers.items() if math.isfinite(v)}
+        if finite:
+            mlflow.log_metrics(finite)
+        for key, text in texts.items():
+            mlflow.set_tag(key, text[:250])
+        _log_artifacts(artifacts, Path(tmp_dir))
+        return run.info.run_id

@@ -34,6 +34,7 @@ class Settings:
     default_phone_region: str
     match_threshold: float
     restricted_dir: Path
+    retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
 
     @property
     def privacy_dir(self) -> Path:
@@ -83,6 +84,9 @@ def settings() -> Settings:
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
         # the full profile with names and contacts, for authorised staff only
         restricted_dir=_path("C360_RESTRICTED_DIR", data / "restricted"),
+        retention_plays_file=_path("C360_RETENTION_PLAYS", None) if os.environ.get(
+            "C360_RETENTION_PLAYS"
+        ) else None,
     )
 
 

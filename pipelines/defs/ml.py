@@ -62,11 +62,59 @@ def write_table(table: str, df: pd.DataFrame) -> int:
     return len(df)
 
 
-def tracking():
+def table_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.sql(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            params=[schema, table],
+        ).fetchone()[0]
+    )
+
+
+def previous_week(con, history: str, snapshot: date, cols: list[str]) -> pd.DataFrame | None:
+    """Rows of the latest snapshot before `snapshot` in ml.<history> (None if there is none)."""
+    if not table_exists(con, "ml", history):
+        return None
+    df = con.sql(
+        f"select {', '.join(cols)} from ml.{history} where snapshot_date = "
+        f"(select max(snapshot_date) from ml.{history} where snapshot_date < ?)",
+        params=[snapshot],
+    ).df()
+    return df if len(df) else None
+
+
+def append_history(history: str, df: pd.DataFrame) -> None:
+    """Replace this snapshot's rows in ml.<history> (a rerun of the same week is idempotent)."""
+    with connect() as con:
+        con.register("_df", df)
+        con.sql(f"create table if not exists ml.{history} as select * from _df limit 0")
+        con.sql(f"delete from ml.{history} where snapshot_date in (select snapshot_date from _df)")
+        con.sql(f"insert into ml.{history} by name select * from _df")
+        con.unregister("_df")
+
+
+def load_churn_champion(tr):
+    """(champion ChurnModel, its MLflow run) from the registry, or (None, None)."""
+    import mlflow
+
+    from models_ml.churn import from_estimator
+
+    current = tr.champion_version("customer_churn")
+    if current is None:
+        return None, None
+    run = mlflow.get_run(current.run_id)
+    estimator = mlflow.sklearn.load_model(f"models:/customer_churn/{current.version}")
+    ref = mlflow.artifacts.load_dict(f"runs:/{current.run_id}/churn_reference.json")
+    return from_estimator(estimator, ref["feature_cols"], ref["reference"]), run
+
+
+def tracking(experiment: str = "customer360"):
+    """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
 
     s = settings()
-    tracking.configure(s.mlflow_tracking_uri, "customer360", s.mlflow_artifacts_dir)
+    tracking.configure(s.mlflow_tracking_uri, experiment, s.mlflow_artifacts_dir)
     return tracking
 
 
@@ -91,7 +139,7 @@ def ml_asset(name: str, description: str, kinds: set[str]):
 )
 def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from models_ml.rfm import rfm_scores
-    from models_ml.segments import fit_clusters
+    from models_ml.segments import fit_clusters, segment_stability
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -100,9 +148,14 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "select * from marts.customer_features_weekly where snapshot_date = ?",
             params=[snapshot],
         ).df()
+        previous = previous_week(
+            con, "customer_segments_history", snapshot, ["customer_id", "cluster", "rfm_segment"]
+        )
     rfm = rfm_scores(orders, snapshot + timedelta(days=1))
     model, assignments, profiles, metrics = fit_clusters(features, SEGMENT_FEATURES)
-    version = tracking().log_and_register(
+    current = assignments.merge(rfm[["customer_id", "rfm_segment"]], on="customer_id", how="left")
+    metrics |= segment_stability(current, previous)
+    version = tracking("customer_segmentation").log_and_register(
         name="customer_segmentation",
         model_kind="sklearn",
         model=model,
@@ -121,7 +174,12 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         .merge(assignments, on="customer_id", how="left")
     )
     out.insert(1, "snapshot_date", snapshot)
+    out["model_version"] = str(version)
     rows = write_table("ml.customer_segments", out)
+    append_history(
+        "customer_segments_history",
+        out[["customer_id", "snapshot_date", "cluster", "rfm_segment", "model_version"]],
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -152,40 +210,45 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     {"pymc"},
 )
 def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.clv import fit_clv, predict_clv, value_tiers
+    from models_ml.clv import fit_clv, predict_clv, tier_migration, value_tiers
+    from models_ml.config import DEFAULTS
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
-        previous = None
-        if con.sql(
-            "select count(*) from information_schema.tables where table_schema = 'ml' "
-            "and table_name = 'customer_value'"
-        ).fetchone()[0]:
-            previous = con.sql(
-                "select customer_id, value_tier as previous_value_tier from ml.customer_value"
-            ).df()
-    model = fit_clv(orders, snapshot + timedelta(days=1))
-    out = predict_clv(model, orders, snapshot + timedelta(days=1))
-    out["value_tier"] = value_tiers(out)
-    if previous is not None:
-        out = out.merge(previous, on="customer_id", how="left")
-    else:
-        out["previous_value_tier"] = None
+        previous = previous_week(
+            con, "customer_value_history", snapshot, ["customer_id", "value_tier"]
+        )
+    cfg = DEFAULTS.clv
+    model = fit_clv(orders, snapshot + timedelta(days=1), cfg)
+    out = predict_clv(model, orders, snapshot + timedelta(days=1), cfg.horizon_weeks)
+    out["value_tier"] = value_tiers(out, cfg.top_share, cfg.middle_share)
+    out = tier_migration(out, previous)  # previous_value_tier, tier_change vs last week
     out.insert(1, "snapshot_date", snapshot)
-    version = tracking().log_and_register(
+    version = tracking("customer_value").log_and_register(
         name="customer_value",
         model_kind="clv",
         model=model,
-        params={"snapshot_date": str(snapshot), "customers": len(out)},
+        params={
+            "snapshot_date": str(snapshot),
+            "customers": len(out),
+            "top_share": cfg.top_share,
+            "middle_share": cfg.middle_share,
+        },
         metrics={
             "mean_clv_12m": float(out["predicted_clv_12m"].mean()),
             "mean_expected_purchases_12m": float(out["expected_purchases_12m"].mean()),
+            **{f"tier_change_{k}": int(v) for k, v in out["tier_change"].value_counts().items()},
         },
         artifacts={},
         input_example=None,
     )
+    out["model_version"] = str(version)
     rows = write_table("ml.customer_value", out)
+    append_history(
+        "customer_value_history",
+        out[["customer_id", "snapshot_date", "value_tier", "predicted_clv_12m", "model_version"]],
+    )
     tiers = out.groupby("value_tier")["predicted_clv_12m"].agg(["count", "sum"]).reset_index()
     return dg.MaterializeResult(
         metadata={
@@ -205,7 +268,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     {"scikitlearn"},
 )
 def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.churn import label_snapshots, score_churn, train_churn
+    from models_ml.churn import champion_backtest, label_snapshots, score_churn, train_churn
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -219,25 +282,54 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "marts/customer_features_weekly (backfill_snapshots_job) over the past year first."
         )
     model, metrics = train_churn(labeled, FEATURE_COLS)
+    train_end = metrics.get("final_calibration_max_date", metrics["train_max_date"])
+    tr = tracking("customer_churn")
+    champion, champion_ref = load_churn_champion(tr)
+    challenger_auc, champion_auc, backtest = champion_backtest(
+        model,
+        champion,
+        labeled,
+        metrics["valid_min_date"],
+        champion_ref.data.params.get("train_end_date") if champion_ref else None,
+    )
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
-    out = score_churn(model, latest, FEATURE_COLS)
-    version = tracking().log_and_register(
+    version = tr.log_and_register(
         name="customer_churn",
         model_kind="sklearn",
         model=model,
-        params={"snapshot_date": str(snapshot), "features": ",".join(FEATURE_COLS)},
+        params={
+            "snapshot_date": str(snapshot),
+            "features": ",".join(FEATURE_COLS),
+            "train_end_date": train_end,
+            "valid_min_date": metrics["valid_min_date"],
+            "valid_max_date": metrics["valid_max_date"],
+        },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         artifacts={},
         input_example=latest[FEATURE_COLS].head(5),
+        set_champion=False,
     )
+    decision = tr.promote_if_better(
+        "customer_churn", version, "roc_auc", challenger_auc, champion_auc, backtest=backtest
+    )
+    if decision["promoted"] or champion is None:
+        scorer, used_version = model, version
+    else:
+        scorer, used_version = champion, decision["champion_version"]
+    context.log.info(f"champion decision: {decision}")
+    out = score_churn(scorer, latest, scorer.feature_cols)
+    out["model_version"] = str(used_version)
     rows = write_table("ml.customer_churn", out)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "snapshot_date": str(snapshot),
-            "model_version": str(version),
+            "model_version": str(used_version),
+            "challenger_version": str(version),
+            "promoted": str(decision["promoted"]),
+            "promotion_reason": decision["reason"],
             "risk_bands": dg.MetadataValue.md(
                 markdown_table(
                     out["risk_band"]
@@ -252,4 +344,144 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-ml_assets = [customer_segments, customer_value, customer_churn]
+def paid_order_items(con, before: date) -> pd.DataFrame:
+    return con.sql(
+        "select order_id, customer_id, sku, product_name, product_category, is_paid, ordered_at "
+        "from marts.order_items where is_paid and customer_id is not null and sku is not null "
+        "and ordered_at < ?",
+        params=[before],
+    ).df()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            dg.AssetKey(["ml", name]),
+            deps=[dg.AssetKey(["marts", "order_items"]), FEATURES],
+            description=description,
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python", "mlflow", "scipy"},
+        )
+        for name, description in (
+            (
+                "cross_sell_offers",
+                "Per customer the top products they have not bought, from "
+                "basket affinity rules (noisy-or of rule confidences), filled with popular ones.",
+            ),
+            (
+                "product_prospects",
+                "Per product the customers with the highest affinity score who have not bought it.",
+            ),
+            ("product_affinity", "Product and category pairs with support, confidence, lift."),
+        )
+    ],
+    pool=WAREHOUSE_POOL,
+    name="cross_sell",
+)
+def cross_sell(context: dg.AssetExecutionContext):
+    from models_ml.config import DEFAULTS
+    from models_ml.cross_sell import affinity, evaluate_offers, paid_lines, recommend
+
+    cfg = DEFAULTS.cross_sell
+    with connect(read_only=True) as con:
+        snapshot = latest_snapshot(con)
+        items = paid_order_items(con, snapshot + timedelta(days=1))
+    as_of = snapshot + timedelta(days=1)
+    offers, prospects, metrics = recommend(items, as_of, cfg)
+    lines = paid_lines(items, as_of)
+    pairs = pd.concat(
+        [affinity(lines, "product", cfg), affinity(lines, "category", cfg)], ignore_index=True
+    )
+    metrics |= evaluate_offers(items, as_of, cfg)
+    run_id = tracking("customer_cross_sell").log_run(
+        "customer_cross_sell",
+        params={**{k: str(v) for k, v in cfg.__dict__.items()}, "snapshot_date": str(snapshot)},
+        metrics=metrics,
+        artifacts={"product_affinity.csv": pairs},
+    )
+    for frame in (offers, prospects, pairs):
+        frame.insert(0, "snapshot_date", snapshot)
+        frame["model_run_id"] = run_id
+    counts = {
+        "cross_sell_offers": write_table("ml.cross_sell_offers", offers),
+        "product_prospects": write_table("ml.product_prospects", prospects),
+        "product_affinity": write_table("ml.product_affinity", pairs),
+    }
+    top = pairs[pairs["level"] == "category"].head(10)
+    for name, rows in counts.items():
+        meta = {"dagster/row_count": rows, "snapshot_date": str(snapshot), "mlflow_run": run_id}
+        if name == "product_affinity":
+            meta["top_category_pairs"] = dg.MetadataValue.md(
+                markdown_table(
+                    top[["antecedent", "consequent", "support", "confidence", "lift"]]
+                    .round(3)
+                    .to_dict("records")
+                )
+            )
+        if name == "cross_sell_offers":
+            meta |= {k: float(v) for k, v in metrics.items()}
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["ml", name]), metadata=meta)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "retention_actions"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="Value x churn quadrant and retention play per customer, ranked by "
+            "value at risk (CLV x churn probability).",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "retention_summary"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="Customers, CLV and value at risk per value x churn quadrant.",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+    name="retention",
+)
+def retention(context: dg.AssetExecutionContext):
+    from models_ml.retention import load_config, retention_actions
+
+    cfg = load_config(settings().retention_plays_file)
+    with connect(read_only=True) as con:
+        value = con.sql("select * from ml.customer_value").df()
+        churn = con.sql("select * from ml.customer_churn").df()
+    actions, summary = retention_actions(value, churn, cfg)
+    snapshot = churn["snapshot_date"].max() if len(churn) else None
+    versions: dict[str, str | None] = {}
+    for frame, name in ((value, "value"), (churn, "churn")):
+        known = "model_version" in frame and len(frame)
+        versions[f"{name}_model_version"] = str(frame["model_version"].iloc[0]) if known else None
+    for frame in (actions, summary):
+        frame.insert(0, "snapshot_date", snapshot)
+        for key, v in versions.items():
+            frame[key] = v
+    rows_a = write_table("ml.retention_actions", actions)
+    write_table("ml.retention_summary", summary)
+    shown = summary[["quadrant", "play", "customers", "value_at_risk_cny"]].round(0)
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "retention_actions"]),
+        metadata={
+            "dagster/row_count": rows_a,
+            "snapshot_date": str(snapshot),
+            **{k: str(v) for k, v in versions.items()},
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "retention_summary"]),
+        metadata={
+            "dagster/row_count": len(summary),
+            "quadrants": dg.MetadataValue.md(markdown_table(shown.to_dict("records"))),
+        },
+    )
+
+
+ml_assets = [customer_segments, customer_value, customer_churn, cross_sell, retention]

@@ -17,6 +17,11 @@ BI_TABLES = [
     "contact_eligibility",
     "contactable_customers",
     "contact_exclusions",
+    "cross_sell_offers",
+    "product_prospects",
+    "product_affinity",
+    "retention_actions",
+    "retention_summary",
 ]
 
 

@@ -313,3 +313,21 @@ def test_dagster_instance_recorded_the_runs_and_checks(demo):
             assert identity["matched_records"].value < identity["source_records"].value
     finally:
         os.environ.pop("DAGSTER_HOME")
+
+
+def test_cross_sell_and_retention_tables(wh):
+    bought_offered = scalar(
+        wh,
+        "select count(*) from bi.cross_sell_offers o join marts.order_items i "
+        "on i.customer_id = o.customer_id and i.sku = o.sku and i.is_paid "
+        "and i.ordered_at < o.snapshot_date + interval 1 day",
+    )
+    assert bought_offered == 0
+    assert scalar(wh, "select count(*) from bi.cross_sell_offers where basis = 'affinity'") > 0
+    assert scalar(wh, "select count(distinct sku) from bi.product_prospects") > 0
+    quadrants = wh.sql("select quadrant, customers from bi.retention_summary").fetchall()
+    assert len(quadrants) == 4
+    assert sum(n for _, n in quadrants) == scalar(wh, "select count(*) from bi.retention_actions")
+    assert scalar(wh, "select count(*) from bi.retention_actions where play is null") == 0
+    # weekly increments: last week's tiers are known, so some customers have a tier change
+    assert scalar(wh, "select count(*) from bi.customer_value where tier_change <> 'new'") > 0

@@ -33,7 +33,16 @@ def test_asset_groups_follow_the_layers(defs):
     }
     assert groups["identity"] == {"identity/customer_map", "identity/customer_aliases",
                                   "identity/review_queue"}
-    assert groups["ml"] == {"ml/customer_segments", "ml/customer_value", "ml/customer_churn"}
+    assert groups["ml"] == {
+        "ml/customer_segments",
+        "ml/customer_value",
+        "ml/customer_churn",
+        "ml/cross_sell_offers",
+        "ml/product_prospects",
+        "ml/product_affinity",
+        "ml/retention_actions",
+        "ml/retention_summary",
+    }
     assert groups["serving"] == {"serving/customer360"}
     assert groups["privacy"] == {"privacy/erasure_requests"}
     assert {
@@ -53,6 +62,11 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/contact_eligibility",
         "bi/contactable_customers",
         "bi/contact_exclusions",
+        "bi/cross_sell_offers",
+        "bi/product_prospects",
+        "bi/product_affinity",
+        "bi/retention_actions",
+        "bi/retention_summary",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 

@@ -167,3 +167,52 @@ def test_reason_text() -> None:
     assert reason_text("orders_90d", 0, 2) == "no orders in 90 days"
     assert reason_text("revenue_90d_cny", float("nan"), 100) == "nothing spent in 90 days"
     assert reason_text("some_new_feature", 3, 1) == "some new feature high (3)"
+
+
+def test_more_complaints_never_lower_risk(trained) -> None:
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    base = score_churn(model, latest, FEATURES)["churn_probability"].to_numpy()
+    angry = latest.assign(complaints_90d=latest["complaints_90d"].fillna(0) + 3)
+    more = score_churn(model, angry, FEATURES)["churn_probability"].to_numpy()
+    assert more.mean() > base.mean()
+    assert (more >= base - 1e-12).all()
+
+
+def test_a_more_recent_purchase_never_raises_risk(trained) -> None:
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    base = score_churn(model, latest, FEATURES)["churn_probability"].to_numpy()
+    recent = latest.assign(days_since_last_order=latest["days_since_last_order"] / 4)
+    now = score_churn(model, recent, FEATURES)["churn_probability"].to_numpy()
+    assert (now <= base + 1e-12).all()
+
+
+def test_renaming_a_customer_changes_no_score(trained) -> None:
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    renamed = latest.assign(customer_id="zz_" + latest["customer_id"])
+    a = score_churn(model, latest, FEATURES).drop(columns="customer_id")
+    b = score_churn(model, renamed, FEATURES).drop(columns="customer_id")
+    pd.testing.assert_frame_equal(a, b)
+    retrained, _ = train_churn(
+        labeled.assign(customer_id="zz_" + labeled["customer_id"]), FEATURES, 42, ONE_THREAD
+    )
+    c = score_churn(retrained, renamed, FEATURES).drop(columns="customer_id")
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_champion_backtest_uses_rows_unseen_by_both(trained) -> None:
+    from models_ml.churn import champion_backtest
+
+    labeled, model, metrics = trained
+    ch, champ, how = champion_backtest(model, None, labeled, metrics["valid_min_date"], None)
+    assert champ is None and ch == pytest.approx(metrics["roc_auc"], abs=1e-9)
+    # a champion trained up to the first validation date is compared on the later ones only
+    cut = sorted(labeled["snapshot_date"].unique())
+    cut = [str(d) for d in cut if str(d) >= metrics["valid_min_date"]]
+    ch, champ, how = champion_backtest(model, model, labeled, metrics["valid_min_date"], cut[0])
+    assert champ is not None and 0.5 < ch <= 1 and str(len(cut) - 1) not in ("0",)
+    assert cut[1] in how and cut[0] not in how
+    _, none, how = champion_backtest(model, model, labeled, metrics["valid_min_date"], cut[-1])
+    assert none is None and "no labeled dates" in how

@@ -164,3 +164,25 @@ def test_register_and_load_pyfunc(model, orders, predictions, mlflow_store) -> N
     expected = predictions.head(20)
     np.testing.assert_allclose(out["predicted_clv_12m"], expected["predicted_clv_12m"], rtol=1e-9)
     assert list(out["customer_id"]) == list(expected["customer_id"])
+
+
+def test_tier_migration_against_last_week():
+    from models_ml.clv import tier_migration
+
+    current = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "value_tier": ["top", "base", "middle", "top"]}
+    )
+    previous = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "value_tier": ["middle", "middle", "middle"]}
+    )
+    out = tier_migration(current, previous).set_index("customer_id")["tier_change"]
+    assert out.to_dict() == {"a": "up", "b": "down", "c": "same", "d": "new"}
+    assert (tier_migration(current, None)["tier_change"] == "new").all()
+
+
+def test_value_tiers_follow_configured_shares():
+    from models_ml.clv import value_tiers
+
+    df = pd.DataFrame({"predicted_clv_12m": np.arange(10, dtype=float)})
+    assert value_tiers(df, 0.1, 0.2).value_counts().to_dict() == {"base": 7, "middle": 2, "top": 1}
+    assert value_tiers(df).value_counts().to_dict() == {"base": 5, "middle": 3, "top": 2}

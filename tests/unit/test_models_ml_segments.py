@@ -67,3 +67,18 @@ def test_descriptions_name_the_obvious_groups(fitted) -> None:
     text = " | ".join(profiles["description"])
     assert "recently active" in text or "frequent buyers" in text
     assert "many complaints" in text
+
+
+def test_segment_stability_is_label_free_and_detects_change():
+    import pandas as pd
+
+    from models_ml.segments import segment_stability
+
+    prev = pd.DataFrame({"customer_id": list("abcdef"), "cluster": [0, 0, 1, 1, 2, 2]})
+    same = pd.DataFrame({"customer_id": list("abcdef"), "cluster": [5, 5, 3, 3, 9, 9]})
+    assert segment_stability(same, prev)["ari_cluster_vs_previous"] == 1.0
+    mixed = pd.DataFrame({"customer_id": list("abcdef"), "cluster": [0, 1, 2, 0, 1, 2]})
+    assert segment_stability(mixed, prev)["ari_cluster_vs_previous"] < 0.5
+    assert segment_stability(same, None) == {}
+    no_segment = pd.DataFrame({"customer_id": list("ab"), "rfm_segment": [None, "loyal"]})
+    assert segment_stability(no_segment, no_segment)["ari_rfm_segment_vs_previous"] == 1.0

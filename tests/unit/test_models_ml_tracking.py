@@ -121,3 +121,30 @@ def test_per_customer_artifacts_are_refused(store) -> None:
         tracking.log_and_register(
             "customer_segmentation", "sklearn", model, {}, {}, {"a.csv": assignments}, None
         )
+
+
+def test_worse_challenger_is_not_promoted_and_better_one_is(store) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    x = features(60)[COLS]
+    y = (x["days_since_last_order"] > 60).astype(int)
+    est = LogisticRegression().fit(x, y)
+    name = "promotion_test"
+    v1 = tracking.log_and_register(name, "sklearn", est, metrics={"roc_auc": 0.80})
+    v2 = tracking.log_and_register(name, "sklearn", est, set_champion=False)
+    assert int(tracking.champion_version(name).version) == v1  # v2 is only a challenger
+    worse = tracking.promote_if_better(name, v2, "roc_auc", challenger=0.70, champion=0.80)
+    assert not worse["promoted"] and "worse" in worse["reason"]
+    assert int(tracking.champion_version(name).version) == v1
+    client = MlflowClient()
+    assert client.get_model_version(name, str(v2)).tags["promotion_promoted"] == "False"
+    run = client.get_run(client.get_model_version(name, str(v2)).run_id)
+    assert run.data.tags["promotion_promoted"] == "False"
+    assert run.data.metrics["backtest_champion_roc_auc"] == pytest.approx(0.80)
+
+    v3 = tracking.log_and_register(name, "sklearn", est, set_champion=False)
+    tie = tracking.promote_if_better(name, v3, "roc_auc", challenger=0.80, champion=0.80)
+    assert tie["promoted"]  # at least as good
+    assert int(tracking.champion_version(name).version) == v3
+    lower = tracking.promote_if_better(name, v2, "brier", 0.30, 0.20, higher_is_better=False)
+    assert not lower["promoted"] and int(tracking.champion_version(name).version) == v3
