@@ -51,6 +51,9 @@ mlflow-ui: install  ## MLflow UI on http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/data/mlflow/mlflow.db} \
 		--default-artifact-root $(CURDIR)/data/mlflow/artifacts -h 127.0.0.1 -p 5000 --workers 1
 
+docs: install  ## dbt docs, Great Expectations Data Docs and links to the UIs on http://127.0.0.1:8080
+	$(PY) -m pipelines.docs --port $${DOCS_PORT:-8080}
+
 lint: install
 	$(VENV)/bin/ruff check pipelines models_ml tests
 
