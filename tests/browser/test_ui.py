@@ -191,13 +191,18 @@ def test_weekly_refresh_launched_from_the_ui_api_succeeds(dagster_ui, browser, r
 
 def test_asset_checks_show_their_expectations_and_results(dagster_ui, browser, refresh_run):
     assert refresh_run[1] == "SUCCESS"
-    browser.get(f"{dagster_ui}/assets/marts/customer_360?view=checks")
-    wait_for(browser, lambda d: "ge_customer_360" in body_text(d), 90, "the asset's checks")
-    wait_for(browser, lambda d: "expect_column_values_to_not_be_null" in body_text(d), 60,
-             "the GE results table")
+    browser.get(f"{dagster_ui}/assets/marts/customer_360?view=checks&checkDetail=ge_customer_360")
+    wait_for(browser, lambda d: "rows_validated" in body_text(d), 90, "the check's metadata")
     text = body_text(browser)
     assert "Great Expectations suite customer_360.json" in text  # the check's description
+    assert "Passed" in text
+    page = Path(next(line for line in text.splitlines() if line.endswith("customer_360.html")))
+    assert page.exists() and "https://cdn" not in page.read_text(encoding="utf-8")
     screenshot(browser, "dagster_asset_checks")
+    browser.get(page.as_uri())  # the offline Data Docs page the check links
+    wait_for(browser, lambda d: "Expectation Validation Result" in body_text(d), 30, "Data Docs")
+    assert "customer_id" in body_text(browser)  # the suite's columns and their expectations
+    screenshot(browser, "ge_data_docs_customer_360")
 
 
 def test_identity_asset_shows_its_materialisation_metadata(dagster_ui, browser, refresh_run):
