@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)
 # the venv first on PATH: dagster dev and its subprocesses find dbt, dagster, mlflow
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test ui mlflow-ui docs lint clean
+.PHONY: install demo test ui mlflow-ui docs lint clean browser
 
 # uv lives in its own small venv so `uv sync` can manage .venv freely. Bytecode is compiled
 # at install time because PYTHONDONTWRITEBYTECODE is set on these machines (STACK_FACTS).
@@ -29,8 +29,19 @@ install: $(VENV)/.installed
 demo: install  ## generate sample exports and materialise every asset through Dagster
 	$(PY) -m pipelines.demo --customers $(CUSTOMERS) --seed $(SEED)
 
-test: install  ## the whole test suite
+test: install browser  ## the whole test suite (browser tests need Chromium: see `browser`)
 	$(PY) -m pytest
+
+# The browser tests (tests/browser) drive Debian's Chromium through its chromedriver. Installed
+# here when missing so a clean CI machine (root) needs no manual step; C360_SKIP_BROWSER=1
+# skips both the install and the tests on a machine without apt or Chromium.
+browser:
+	@if [ "$${C360_SKIP_BROWSER:-0}" = "1" ]; then echo "C360_SKIP_BROWSER=1: no browser tests";\
+	elif [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :;\
+	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo );\
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null \
+		&& /usr/bin/chromium --version; fi
 
 ui: install  ## Dagster UI on http://127.0.0.1:3000 with the demo's run history
 	$(PY) -m pipelines.instance
@@ -39,6 +50,9 @@ ui: install  ## Dagster UI on http://127.0.0.1:3000 with the demo's run history
 mlflow-ui: install  ## MLflow UI on http://127.0.0.1:5000
 	$(VENV)/bin/mlflow ui --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/data/mlflow/mlflow.db} \
 		--default-artifact-root $(CURDIR)/data/mlflow/artifacts -h 127.0.0.1 -p 5000 --workers 1
+
+docs: install  ## dbt docs, Great Expectations Data Docs and links to the UIs on http://127.0.0.1:8080
+	$(PY) -m pipelines.docs --port $${DOCS_PORT:-8080}
 
 lint: install
 	$(VENV)/bin/ruff check pipelines models_ml tests

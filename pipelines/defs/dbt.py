@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from pipelines.config import DBT_PROJECT_DIR, export_env, settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, weekly_partitions
+from pipelines.quality.dbt_tests import describe_dbt_test
 
 export_env()
 dbt_project = DbtProject(
@@ -48,6 +49,18 @@ class Translator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return OWNERS
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """dbt tests as checks that say in words what they assert (see the UI)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"][unique_id]
+        return dg.AssetCheckSpec(
+            name=spec.name, asset=spec.asset_key, additional_deps=spec.additional_deps,
+            blocking=spec.blocking, metadata=spec.metadata,
+            automation_condition=spec.automation_condition,
+            description=describe_dbt_test(test))
 
 
 translator = Translator()

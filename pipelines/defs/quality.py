@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.config import EXPECTATIONS_DIR
+from pipelines.config import EXPECTATIONS_DIR, settings
 from pipelines.defs.common import WAREHOUSE_POOL, markdown_table
 from pipelines.quality.suites import Suite, load_suites, validate
 from pipelines.warehouse import connect
@@ -31,7 +31,8 @@ def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
         cols = columns_of(suite)
         with connect(read_only=True) as con:
             df = con.sql(f"select {', '.join(cols) or '*'} from {suite.table}").df()
-        passed, outcomes = validate(suite, df)
+        docs_page = settings().quality_dir / "data_docs" / f"{suite.name}.html"
+        passed, outcomes = validate(suite, df, docs_page)
         critical_failed = any(not o.success and o.severity == "critical" for o in outcomes)
         return dg.AssetCheckResult(
             passed=passed,
@@ -40,6 +41,8 @@ def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
                 "rows_validated": len(df),
                 "expectations": len(outcomes),
                 "failed": sum(not o.success for o in outcomes),
+                # GE's report of this validation: one offline HTML file, served by `make docs`
+                "data_docs": dg.MetadataValue.path(str(docs_page)),
                 "results": dg.MetadataValue.md(
                     markdown_table(
                         [

@@ -71,8 +71,11 @@ def _context():
     return context
 
 
-def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutcome]]:
-    """Validate a DataFrame against the suite; (all passed, per-expectation outcomes)."""
+def validate(
+    suite: Suite, df: pd.DataFrame, docs_page: Path | None = None
+) -> tuple[bool, list[ExpectationOutcome]]:
+    """Validate a DataFrame against the suite; (all passed, per-expectation outcomes). With
+    `docs_page`, also write the result as an offline Data Docs page there."""
     import great_expectations as gx
 
     context = _context()
@@ -99,6 +102,10 @@ def validate(suite: Suite, df: pd.DataFrame) -> tuple[bool, list[ExpectationOutc
         batch_def = asset.add_batch_definition_whole_dataframe("whole")
     batch = batch_def.get_batch(batch_parameters={"dataframe": df})
     result = batch.validate(gx_suite)
+    if docs_page is not None:
+        from pipelines.quality.data_docs import write_validation_page
+
+        write_validation_page(result, docs_page)
     outcomes = [
         ExpectationOutcome(
             expectation=r.expectation_config.type,

@@ -52,21 +52,40 @@ FILES = {
     "profiles": ("social/profiles", "jsonl"),
     "interactions": ("social/interactions", "csv"),
 }
+# people, weekly simulation, source records, activity, the 8 exports, truth
+GENERATE_STAGES = 4 + len(FILES) + 1
 NEW_PEOPLE_SHARE = 0.002  # new people per increment week, relative to the base population
 UPDATED_CONTACTS_SHARE = 0.003  # base contacts updated per increment week
 
 
 class Progress:
-    """One line per stage on stderr: stage, rows, seconds."""
+    """One line per stage on stderr: stage, rows, seconds; in a terminal also a progress bar
+    over the stages (tqdm), so a long generation shows where it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, stages: int | None = None) -> None:
         self.t0 = self.last = time.perf_counter()
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=stages, desc="sample data", unit="stage", file=sys.stderr,
+                            leave=False)
 
     def __call__(self, stage: str, rows: int) -> None:
         now = time.perf_counter()
-        sys.stderr.write(f"[sample_data] {stage:<28} {rows:>12,} rows {now - self.last:7.1f} s\n")
-        sys.stderr.flush()
+        line = f"[sample_data] {stage:<28} {rows:>12,} rows {now - self.last:7.1f} s"
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+            self.bar.set_postfix_str(stage)
+            self.bar.update()
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
         self.last = now
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def new_people(customers: int, seed: int, increment: int) -> int:
@@ -230,7 +249,7 @@ def generate(out_dir: Path, customers: int, seed: int, end_date: date, weeks: in
     on purpose, which the loader should quarantine). A file that would have no rows (tiny
     populations) is not written."""
     out_dir = Path(out_dir)
-    log = Progress()
+    log = Progress(GENERATE_STAGES)
     w = derive(customers, seed, end_date, weeks, 0, log)
     tl, pop, tr, recs = w.tl, w.pop, w.tr, w.recs
     rng = w.rng(20)
@@ -267,6 +286,7 @@ def generate(out_dir: Path, customers: int, seed: int, end_date: date, weeks: in
         "true_uplift_conversion": np.round(camp.uplift_conversion, 6),
     }), counts)
     log("truth", len(pop))
+    log.close()
     sys.stderr.write(f"[sample_data] done in {time.perf_counter() - log.t0:.1f} s\n")
     return counts
 
@@ -324,6 +344,7 @@ def generate_increment(out_dir: Path, customers: int, seed: int, end_date: date,
     _write_truth(out_dir, "person_map.csv", person_map, counts)
     _write_truth(out_dir, "persons.csv", _persons(w, week), counts)
     log("truth", len(pop))
+    log.close()
     sys.stderr.write(f"[sample_data] increment {k} done in {time.perf_counter() - log.t0:.1f} s\n")
     return counts
 
