@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("C360_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
 CUSTOMERS = 800
 END_DATE = date(2026, 11, 8)  # a past Sunday
-GROUPS = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving"]
+GROUPS = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving", "privacy"]
 MODELS = ["customer_segmentation", "customer_value", "customer_churn"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

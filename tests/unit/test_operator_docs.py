@@ -69,7 +69,7 @@ def test_every_asset_check_job_schedule_and_sensor_explains_itself():
         assert node.description and len(node.description) > 20, name
         assert node.owners, name
         assert node.group_name in {"raw", "reference", "staging", "identity", "marts", "ml",
-                                   "bi", "serving"}, name
+                                   "bi", "serving", "privacy"}, name
         assert node.kinds, name
     checks = [spec for a in graph.assets_defs for spec in a.check_specs]
     assert len(checks) > 50
