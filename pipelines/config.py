@@ -33,6 +33,7 @@ class Settings:
     duckdb_threads: int
     default_phone_region: str
     match_threshold: float
+    landing_settle_seconds: float
 
     @property
     def models_dir(self) -> Path:
@@ -72,6 +73,9 @@ def settings() -> Settings:
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
+        # landing files modified more recently than this are left for the next run (a writer
+        # may still be writing them)
+        landing_settle_seconds=float(os.environ.get("C360_LANDING_SETTLE_SECONDS", "2")),
     )
 
 

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
         generate(s.data_dir, customers=args.customers, seed=args.seed, end_date=args.end_date)
         print(f"sample exports written to {s.landing_dir} in {time.perf_counter() - t0:.0f} s")
+        time.sleep(s.landing_settle_seconds)  # ingestion leaves files younger than this
     t1 = time.perf_counter()
     result = run_pipeline(args.end_date)
     print(

@@ -21,8 +21,11 @@ DDL = [
         rows_loaded bigint,
         rows_quarantined bigint,
         error varchar,
-        loaded_at timestamptz not null
+        loaded_at timestamptz not null,
+        warnings varchar              -- e.g. an optional column missing, a changed file
     )""",
+    # warehouses created before the column existed
+    "alter table raw.file_registry add column if not exists warnings varchar",
     """create table if not exists raw.quarantine (
         contract varchar not null,
         _source_file varchar not null,
@@ -58,6 +61,18 @@ def already_loaded(con, path: Path, sha256: str) -> bool:
     )
 
 
+def loaded_batches(con, path: Path) -> list[str]:
+    """Batches of earlier versions of this path, oldest first."""
+    return [
+        r[0]
+        for r in con.sql(
+            "select batch_id from raw.file_registry where path = ? and status = 'loaded' "
+            "order by loaded_at",
+            params=[str(path)],
+        ).fetchall()
+    ]
+
+
 def record(
     con,
     *,
@@ -70,13 +85,17 @@ def record(
     rows_loaded=None,
     rows_quarantined=None,
     error=None,
+    warnings=None,
+    size_bytes=None,
 ) -> None:
     con.sql(
-        "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "insert into raw.file_registry (path, contract, size_bytes, sha256, batch_id, status, "
+        "rows_read, rows_loaded, rows_quarantined, error, loaded_at, warnings) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
         params=[
             str(path),
             contract,
-            path.stat().st_size,
+            path.stat().st_size if size_bytes is None else size_bytes,
             sha256,
             batch_id,
             status,
@@ -84,5 +103,6 @@ def record(
             rows_loaded,
             rows_quarantined,
             error,
+            warnings,
         ],
     )
