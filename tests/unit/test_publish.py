@@ -53,3 +53,22 @@ def test_failed_publish_leaves_the_last_good_files(tmp_path, monkeypatch):
     with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
         assert con.sql("select count(*) from bi.customer_360").fetchone()[0] == 2
     assert not [p for p in serving.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_publish_removes_temporary_files_of_a_killed_publish(tmp_path, monkeypatch):
+    warehouse = tmp_path / "wh.duckdb"
+    monkeypatch.setattr(
+        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
+    )
+    make_warehouse(warehouse, 2)
+    serving = tmp_path / "serving"
+    (serving / "parquet").mkdir(parents=True)
+    left = [
+        serving / f".{pub.SERVING_FILE}.dead.tmp",
+        serving / f".{pub.SERVING_FILE}.dead.tmp.wal",
+        serving / "parquet/.customer_360.dead.tmp",
+    ]
+    for p in left:
+        p.write_bytes(b"half")
+    assert pub.publish(serving) == {"customer_360": 2}
+    assert not [p for p in serving.rglob("*") if ".tmp" in p.name]
