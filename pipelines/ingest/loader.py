@@ -82,6 +82,8 @@ def _decode_error(
             f"; earlier lines hold valid {encoding} text, so the file mixes encodings: "
             "re-export it in one encoding"
         )
+    elif offset == 0 and e.object[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "; it starts with a UTF-16 byte order mark: set `encoding: utf-16` or re-export"
     elif codecs.lookup(encoding).name == "utf-8":
         hint = "; if it is a Chinese export, set `encoding: gb18030` in its contract"
     return ContractError(

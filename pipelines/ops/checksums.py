@@ -21,7 +21,8 @@ def q(identifier: str) -> str:
 
 
 def relation_checksum(con, relation: str, exclude=RUN_TIME_COLUMNS) -> str:
-    cols = [r[0] for r in con.sql(f"describe {relation}").fetchall() if r[0] not in exclude]
+    described = con.sql(f"describe select * from {relation}").fetchall()
+    cols = [r[0] for r in described if r[0] not in exclude]
     row = "concat_ws('|', " + ", ".join(
         f"coalesce(cast({q(c)} as varchar), '<null>')" for c in cols
     ) + ")"

@@ -6,8 +6,9 @@ Setup: a small generated dataset; a first refresh (week 1) gives the *last good 
 the published files. The refresh under test adds the next week's exports and runs
 `python -m pipelines.demo` again. A reference copy runs it uninterrupted. Each trial starts
 from a copy of the week-1 state, kills the refresh (its whole process group: Dagster, dbt)
-with SIGKILL at a random moment (kill times are spread evenly over the refresh's duration, so
-every phase is hit: ingestion, dbt, identity, ML, publish), then checks:
+with SIGKILL at a random moment inside one of its steps (trials cycle through the phases
+ingestion, dbt, identity, ML and publish; the step is drawn at random within the phase and
+the moment uniformly within the step's duration in the reference run), then checks:
 
 1. every published file (serving DuckDB file and each Parquet file) is, as a whole, either the
    last good version or the reference's new version (the latter only when the kill came after
@@ -30,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -55,21 +56,46 @@ def env_for(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], data_dir: Path, log: Path, kill_after: float | None = None
+def run(cmd: list[str], data_dir: Path, log: Path, kill_in: tuple[str, float] | None = None
         ) -> tuple[int | None, float]:
-    """Run `cmd` in its own process group; SIGKILL the group after `kill_after` seconds.
-    Returns (exit code or None when killed, seconds)."""
+    """Run `cmd` in its own process group; with `kill_in` = (step, seconds), SIGKILL the group
+    that many seconds after the step started. Returns (exit code, or None when killed;
+    seconds)."""
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env_for(data_dir), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            proc.wait(timeout=kill_after)
-            return proc.returncode, time.perf_counter() - t0
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return None, time.perf_counter() - t0
+        if kill_in is None:
+            return proc.wait(), time.perf_counter() - t0
+        step, delay = kill_in
+        marker = f'Started execution of step "{step}"'
+        started = None
+        while proc.poll() is None:
+            if started is None and marker in log.read_text(errors="replace"):
+                started = time.perf_counter()
+            if started is not None and time.perf_counter() - started >= delay:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return None, time.perf_counter() - t0
+            time.sleep(0.02)
+        return proc.returncode, time.perf_counter() - t0
+
+
+def step_durations(log: Path) -> dict[str, float]:
+    """Seconds from STEP_START to the step's end, per step, from a run's log."""
+    stamp = re.compile(
+        r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) .*? - (\w+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE) - "
+    )
+    start: dict[str, datetime] = {}
+    out: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if m := stamp.match(line):
+            t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+            if m.group(3) == "STEP_START":
+                start[m.group(2)] = t
+            elif m.group(2) in start:
+                out[m.group(2)] = max(0.5, (t - start[m.group(2)]).total_seconds() + 0.5)
+    return out
 
 
 def last_step(log: Path) -> str:
@@ -141,15 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reference week-2 refresh: {ref_secs:.0f} s; tables changed by it: "
           f"{sum(good.get(k) != v for k, v in new.items())} of {len(new)}")
 
+    durations = step_durations(work / "reference.log")
+    by_phase: dict[str, list[str]] = {}
+    for step in durations:
+        by_phase.setdefault(phase(step), []).append(step)
+    phases = [p for p in ("ingestion", "dbt", "identity", "ml", "publish") if p in by_phase]
+    print("reference steps per phase: " + ", ".join(f"{p} {len(by_phase[p])}" for p in phases))
+
     results = []
     for i in range(args.trials):
-        # one kill time per equal slice of the reference duration: every phase gets hit
-        t_kill = (i + rng.random()) * ref_secs / args.trials
+        target = rng.choice(by_phase[phases[i % len(phases)]])
+        t_kill = rng.uniform(0, durations[target])
         trial = work / "trial"
         shutil.rmtree(trial, ignore_errors=True)
         prepare(trial)
         log = work / f"trial{i:02d}.log"
-        code, _ = run(demo_cmd(args.customers, args.seed, week2), trial, log, kill_after=t_kill)
+        code, _ = run(demo_cmd(args.customers, args.seed, week2), trial, log,
+                      kill_in=(target, t_kill))
         step = last_step(log)
         after_kill = serving_checksums(trial / "serving")
         versions = {
@@ -166,22 +200,24 @@ def main(argv: list[str] | None = None) -> int:
         diff = sorted(k for k in new if final.get(k) != new[k])
         ok = "CORRUPT" not in versions and opens and code2 == 0 and identical
         results.append({
-            "trial": i, "kill_at_s": round(t_kill, 1), "killed": code is None,
+            "trial": i, "target_step": target, "kill_after_step_start_s": round(t_kill, 2),
+            "killed": code is None,
             "step": step, "phase": phase(step), "published_after_kill": sorted(versions),
             "stray_tmp_files": stray, "warehouse_opens": opens, "rerun_ok": code2 == 0,
             "rerun_s": round(rerun_secs), "identical_to_reference": identical,
             "differs": diff, "ok": ok,
         })
-        print(f"trial {i:2d}: kill at {t_kill:5.1f} s in {phase(step):9s} ({step}); "
+        print(f"trial {i:2d}: {'killed' if code is None else 'NOT killed (finished)'} "
+              f"{t_kill:5.1f} s into {phase(step):9s} ({step}); "
               f"published: {'+'.join(sorted(versions))}; warehouse opens: {opens}; "
               f"re-run: {'ok' if code2 == 0 else 'FAILED'} in {rerun_secs:.0f} s, identical: "
               f"{identical}{'' if identical else ' ' + str(diff)}")
     (work / "results.json").write_text(json.dumps(results, indent=1))
-    by_phase: dict[str, int] = {}
+    kills: dict[str, int] = {}
     for r in results:
-        by_phase[r["phase"]] = by_phase.get(r["phase"], 0) + 1
+        kills[r["phase"]] = kills.get(r["phase"], 0) + 1
     passed = sum(r["ok"] for r in results)
-    print(f"{passed}/{len(results)} trials passed; kills by phase: {by_phase}; "
+    print(f"{passed}/{len(results)} trials passed; kills by phase: {kills}; "
           f"details in {work / 'results.json'}")
     return 0 if passed == len(results) else 1
 

@@ -126,7 +126,7 @@ CASES = [
           + GOOD.replace("T1", "T2").encode("gb18030")},
          error=("t.csv", "line 3", "mixes encodings")),
     Case("UTF-16 export", csv_file(HEADER + GOOD, "utf-16"),
-         error=("t.csv", "line 1", "is not valid utf-8")),
+         error=("t.csv", "line 1", "is not valid utf-8", "UTF-16 byte order mark")),
     Case("spreadsheet saved as .csv", {"crm/tickets/t.csv": b"PK\x03\x04\x14\x00\x06\x00"},
          error=("t.csv", "line 1", "NUL bytes")),
     Case("truncated inside a character", {"crm/tickets/t.csv": (HEADER + "T1,退").encode()[:-1]},
