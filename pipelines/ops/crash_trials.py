@@ -134,16 +134,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 8))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/c360-crash-trials"))
     parser.add_argument("--random-seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the week-1 and reference runs of an earlier invocation")
     args = parser.parse_args(argv)
     rng = random.Random(args.random_seed)
     work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    reuse = args.reuse and (work / "reference/serving").exists()
+    if not reuse:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     week2 = args.end_date + timedelta(days=7)
 
     # the last good version: week 1 refreshed completely
     base = work / "week1"
-    code, secs = run(demo_cmd(args.customers, args.seed, args.end_date), base, work / "week1.log")
+    code, secs = 0, 0.0
+    if not reuse:
+        code, secs = run(demo_cmd(args.customers, args.seed, args.end_date), base,
+                         work / "week1.log")
     if code != 0:
         print(f"week-1 refresh failed, see {work / 'week1.log'}")
         return 1
@@ -158,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                            end_date=args.end_date)
 
     ref = work / "reference"
-    prepare(ref)
-    code, ref_secs = run(demo_cmd(args.customers, args.seed, week2), ref, work / "reference.log")
+    ref_secs = 0.0
+    if not reuse:
+        prepare(ref)
+        code, ref_secs = run(demo_cmd(args.customers, args.seed, week2), ref,
+                             work / "reference.log")
     if code != 0:
         print(f"reference refresh failed, see {work / 'reference.log'}")
         return 1
