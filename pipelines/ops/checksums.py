@@ -12,8 +12,12 @@ import duckdb
 
 from pipelines.publish import SERVING_FILE
 
-# columns whose value is the time (or id) of the run that wrote them, not data
-RUN_TIME_COLUMNS = frozenset({"_published_at", "published_at", "scored_at", "refreshed_at"})
+# columns whose value is the time of the run that wrote them, or what the previous run
+# published (bi.customer_value.previous_value_tier: NULL on a first run, the last tier after),
+# not a function of the inputs
+RUN_TIME_COLUMNS = frozenset(
+    {"_published_at", "published_at", "scored_at", "refreshed_at", "previous_value_tier"}
+)
 
 
 def q(identifier: str) -> str:

@@ -136,13 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the week-1 state of an earlier invocation")
+    parser.add_argument("--reuse-reference", action="store_true",
+                        help="also keep its reference run")
     args = parser.parse_args(argv)
     rng = random.Random(args.random_seed)
     work = args.workdir
     reuse = args.reuse and (work / "week1/serving").exists()
     if not reuse:
         shutil.rmtree(work, ignore_errors=True)
-    for old in [work / "reference", work / "trial", *work.glob("trial*.log")]:
+    keep_ref = reuse and args.reuse_reference and (work / "reference/serving").exists()
+    for old in [*([] if keep_ref else [work / "reference"]), work / "trial",
+                *work.glob("trial*.log")]:
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     week2 = args.end_date + timedelta(days=7)
@@ -167,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
                            end_date=args.end_date)
 
     ref = work / "reference"
-    prepare(ref)
-    code, ref_secs = run(demo_cmd(args.customers, args.seed, week2), ref, work / "reference.log")
+    ref_secs = 0.0
+    if not keep_ref:
+        prepare(ref)
+        code, ref_secs = run(demo_cmd(args.customers, args.seed, week2), ref,
+                             work / "reference.log")
     if code != 0:
         print(f"reference refresh failed, see {work / 'reference.log'}")
         return 1

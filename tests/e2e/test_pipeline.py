@@ -96,6 +96,8 @@ def demo(tmp_path_factory):
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-5000:]
     ids_second = read(data_dir, "select * from identity.customer_map")
     sums_second = published_and_features(data_dir)
+    tiers_second = read(data_dir, "select value_tier is not distinct from previous_value_tier "
+                                  "as same from ml.customer_value")["same"]
     files_second = read(data_dir, "select * from raw.file_registry")
     generate_increment(data_dir, customers=CUSTOMERS, seed=11,
                        end_date=date.fromisoformat(END_DATE))
@@ -103,7 +105,8 @@ def demo(tmp_path_factory):
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-5000:]
     return {"dir": data_dir, "out": first.stdout, "ids_first": ids_first,
             "ids_second": ids_second, "files_second": files_second,
-            "sums_first": sums_first, "sums_second": sums_second}
+            "sums_first": sums_first, "sums_second": sums_second,
+            "tiers_second": tiers_second}
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +170,8 @@ def test_same_inputs_twice_give_identical_published_tables(demo):
     assert len([k for k in first if k.startswith("parquet:")]) == 6
     assert {k: v for k, v in second.items() if first.get(k) != v} == {}
     assert first["weeks"] == "60"
+    # previous_value_tier (left out of the checksums) is the first run's tier: unchanged
+    assert demo["tiers_second"].eq(True).all()
 
 
 def test_weekly_increment_loads_new_files_and_keeps_unchanged_customers_ids(demo, wh):
