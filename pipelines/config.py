@@ -34,6 +34,7 @@ class Settings:
     default_phone_region: str
     match_threshold: float
     restricted_dir: Path
+    landing_settle_seconds: float
     retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
 
     @property
@@ -87,6 +88,9 @@ def settings() -> Settings:
         retention_plays_file=_path("C360_RETENTION_PLAYS", None) if os.environ.get(
             "C360_RETENTION_PLAYS"
         ) else None,
+        # landing files modified more recently than this are left for the next run (a writer
+        # may still be writing them)
+        landing_settle_seconds=float(os.environ.get("C360_LANDING_SETTLE_SECONDS", "2")),
     )
 
 

@@ -12,7 +12,7 @@ import time
 from datetime import date, timedelta
 
 from pipelines.config import settings
-from pipelines.instance import prepare_instance
+from pipelines.instance import fail_orphaned_runs, prepare_instance
 
 SNAPSHOT_WEEKS = 60  # weekly feature snapshots the churn model trains and validates on
 
@@ -35,8 +35,11 @@ def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS):
 
     first, last = snapshot_range(end_sunday, weeks)
     job = defs.resolve_job_def("weekly_refresh_job")
+    instance = dg.DagsterInstance.get()
+    for run_id in fail_orphaned_runs(instance):
+        print(f"run {run_id} had been killed: marked failed, its warehouse slot freed")
     return job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
+        instance=instance,
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
         generate(s.data_dir, customers=args.customers, seed=args.seed, end_date=args.end_date)
         print(f"sample exports written to {s.landing_dir} in {time.perf_counter() - t0:.0f} s")
+        time.sleep(s.landing_settle_seconds)  # ingestion leaves files younger than this
     t1 = time.perf_counter()
     result = run_pipeline(args.end_date)
     print(

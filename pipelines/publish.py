@@ -102,6 +102,10 @@ def publish(serving_dir: Path, restricted_dir: Path | None = None,
     serving_dir.mkdir(parents=True, exist_ok=True)
     parquet_dir = serving_dir / "parquet"
     parquet_dir.mkdir(exist_ok=True)
+    # a publish killed before its cleanup (SIGKILL, power loss) leaves its temporary files;
+    # only one publish runs at a time (writer pool), so any left now are garbage
+    for stale in [*serving_dir.glob(".*.tmp*"), *parquet_dir.glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
     token = uuid.uuid4().hex[:8]
     tmp_db = serving_dir / f".{SERVING_FILE}.{token}.tmp"
     tmp_full = None

@@ -62,25 +62,37 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _ingest(context: dg.AssetExecutionContext):
         with connect() as con:
-            results = ingest_contract(con, contract, settings().landing_dir)
+            results = ingest_contract(
+                con, contract, settings().landing_dir, settings().landing_settle_seconds
+            )
             check = reconcile(con, contract)
             total_rows = con.sql(f"select count(*) from {contract.table}").fetchone()[0]
         loaded = [r for r in results if r.status == "loaded"]
         failed = [r for r in results if r.status == "failed"]
+        deferred = [r for r in results if r.status == "deferred"]
         for r in loaded:
             context.log.info(
                 f"{r.path.name}: read {r.rows_read}, loaded {r.rows_loaded}, "
                 f"quarantined {r.rows_quarantined} (batch {r.batch_id})"
             )
+            for warning in r.warnings:
+                context.log.warning(f"{r.path.name}: {warning}")
+        for r in deferred:
+            context.log.warning(f"left for the next run: {r.error}")
         if failed:
             raise dg.Failure(
-                description="; ".join(r.error or "" for r in failed),
-                metadata={"files_failed": len(failed), "files_loaded": len(loaded)},
+                description=f"{len(failed)} file(s) of {contract.name} break the contract "
+                f"{contract.path.name if contract.path else ''} and were not loaded (the other "
+                "files were; fix or remove the file, then re-run): "
+                + "; ".join(r.error or "" for r in failed),
+                metadata={"files_failed": len(failed), "files_loaded": len(loaded),
+                          "docs": "docs/bad_input.md"},
             )
         yield dg.MaterializeResult(
             metadata={
                 "files_loaded": len(loaded),
-                "files_skipped_already_loaded": len(results) - len(loaded),
+                "files_skipped_already_loaded": len(results) - len(loaded) - len(deferred),
+                "files_deferred_still_being_written": len(deferred),
                 "rows_read": sum(r.rows_read for r in loaded),
                 "rows_loaded": sum(r.rows_loaded for r in loaded),
                 "rows_quarantined": sum(r.rows_quarantined for r in loaded),

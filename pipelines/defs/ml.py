@@ -49,7 +49,10 @@ def latest_snapshot(con) -> date:
 def paid_orders(con, before: date) -> pd.DataFrame:
     return con.sql(
         "select customer_id, order_id, ordered_at, cast(amount_cny as double) as amount_cny "
-        "from marts.orders where is_paid and customer_id is not null and ordered_at < ?",
+        "from marts.orders where is_paid and customer_id is not null and ordered_at < ? "
+        # a fixed row order: model fits (k-means init, boosting splits) depend on it, and the
+        # same inputs must give the same published tables (docs/reliability.md)
+        "order by customer_id, ordered_at, order_id",
         params=[before],
     ).df()
 
@@ -145,7 +148,8 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
         features = con.sql(
-            "select * from marts.customer_features_weekly where snapshot_date = ?",
+            "select * from marts.customer_features_weekly where snapshot_date = ? "
+            "order by customer_id",
             params=[snapshot],
         ).df()
         previous = previous_week(
@@ -272,7 +276,9 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
-        snapshots = con.sql("select * from marts.customer_features_weekly").df()
+        snapshots = con.sql(
+            "select * from marts.customer_features_weekly order by snapshot_date, customer_id"
+        ).df()
         orders = paid_orders(con, snapshot + timedelta(days=1))
     labeled = label_snapshots(snapshots, orders, data_end=snapshot).dropna(subset=["churned"])
     if labeled["snapshot_date"].nunique() < MIN_LABELED_WEEKS:

@@ -22,6 +22,10 @@ TYPES = {
     "timestamp": "TIMESTAMPTZ",
 }
 FORMATS = ("csv", "jsonl", "parquet")
+KEYS = {
+    "from", "type", "required", "formats", "timezone", "true_values", "false_values", "pii",
+    "why", "min", "max", "max_length", "pattern", "allow_future",
+}
 
 
 class ContractError(ValueError):
@@ -40,6 +44,12 @@ class Column:
     false_values: tuple[str, ...] = ("false", "no", "n", "0", "f")
     pii: bool = False
     why: str | None = None
+    # value checks; a value breaking one quarantines its row with the reason
+    min: float | str | None = None  # numbers, or an ISO date for dates/timestamps
+    max: float | str | None = None
+    max_length: int = 10_000  # characters of text; longer values are not a field but a bug
+    pattern: str | None = None  # regular expression the whole (trimmed) text must match
+    allow_future: bool = False  # dates/timestamps after the load (+1 day) are quarantined
 
     @property
     def sql_type(self) -> str:
@@ -57,6 +67,8 @@ class Contract:
     encoding: str = "utf-8"
     delimiter: str = ","
     description: str = ""
+    # texts that mean "no value" in a required column (a key written as NULL is no key)
+    null_values: tuple[str, ...] = ("NULL", "null", "None", "N/A", "n/a", "#N/A", "nan", "NaN")
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -80,6 +92,8 @@ def parse_contract(data: dict, path: Path | None = None) -> Contract:
         spec = {"from": spec} if isinstance(spec, str) else dict(spec)
         if spec.get("type", "varchar") not in TYPES:
             raise ContractError(f"{where}: column {name}: unknown type {spec.get('type')!r}")
+        if unknown := set(spec) - KEYS:
+            raise ContractError(f"{where}: column {name}: unknown settings {sorted(unknown)}")
         if spec.get("pii") and not spec.get("why"):
             raise ContractError(f"{where}: column {name} is personal data: say why it is kept")
         columns.append(
@@ -103,6 +117,7 @@ def parse_contract(data: dict, path: Path | None = None) -> Contract:
         encoding=data.get("encoding", "utf-8"),
         delimiter=data.get("delimiter", ","),
         description=data.get("description", ""),
+        **({"null_values": tuple(data["null_values"])} if "null_values" in data else {}),
         path=path,
     )
 

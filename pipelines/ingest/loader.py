@@ -4,18 +4,22 @@ Every file becomes one batch, written in one transaction: typed rows go to the r
 with lineage columns, rows that cannot be parsed or typed go to `raw.quarantine` with the
 reason and their original text, and the file registry records rows read = loaded +
 quarantined. A file that does not meet its contract (undecodable, a required column missing)
-raises `ContractError` naming the file and the column; nothing of it is loaded.
+raises `ContractError` naming the file, the line and the column; nothing of it is loaded.
+Every kind of malformed export and what happens to it: docs/bad_input.md.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import difflib
+import hashlib
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipelines.ingest import registry
@@ -28,12 +32,26 @@ LINEAGE = "_source_file varchar, _source_row bigint, _batch_id varchar, _ingeste
 class FileResult:
     path: Path
     batch_id: str
-    status: str  # loaded | skipped | failed
+    status: str  # loaded | skipped | failed | deferred
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
+    warnings: tuple[str, ...] = ()
     rows_suppressed: int = 0
+
+
+class FileDeferred(Exception):
+    """The file is still being written (too fresh, changed or vanished while it was read): it
+    is left for the next run."""
+
+
+# Names that writers use while a file is incomplete (write, then rename into place).
+PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart", ".swp")
+MAX_LINE_BYTES = 64 << 20  # DuckDB's default (2 MB) would reject a record with a huge field
+MAX_ORIGINAL_CHARS = 100_000  # quarantine keeps at most this much of a record's text
+MIN_DATE = "1900-01-01"  # default lower bound of date and timestamp columns
+NUL = "\x00"
 
 
 def q(identifier: str) -> str:
@@ -44,50 +62,137 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def is_partial(path: Path) -> bool:
+    name = path.name
+    return name.startswith((".", "~$")) or name.lower().endswith(PARTIAL_SUFFIXES)
+
+
 def landing_files(contract: Contract, landing_dir: Path) -> list[Path]:
-    return sorted(p for p in landing_dir.glob(contract.files) if p.is_file())
+    """The contract's files, without hidden files and names of files still being written."""
+    return sorted(
+        p for p in landing_dir.glob(contract.files) if p.is_file() and not is_partial(p)
+    )
+
+
+def _decode_error(
+    path: Path, encoding: str, before: bytes, e: UnicodeDecodeError, offset: int, line: int
+) -> ContractError:
+    hint = ""
+    if any(ord(ch) > 127 for ch in before.decode(encoding, errors="ignore")):
+        hint = (
+            f"; earlier lines hold valid {encoding} text, so the file mixes encodings: "
+            "re-export it in one encoding"
+        )
+    elif offset == 0 and e.object[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "; it starts with a UTF-16 byte order mark: set `encoding: utf-16` or re-export"
+    elif codecs.lookup(encoding).name == "utf-8":
+        hint = "; if it is a Chinese export, set `encoding: gb18030` in its contract"
+    return ContractError(
+        f"{path}: line {line} (byte {offset}) is not valid {encoding}: {e.reason}{hint}"
+    )
 
 
 @contextmanager
-def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
-    """The file itself when it is UTF-8, else a UTF-8 copy; undecodable bytes raise."""
-    if codecs.lookup(encoding).name == "utf-8":
-        yield path
-        return
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", suffix=path.suffix, delete=True, newline=""
-    ) as out:
-        with path.open("r", encoding=encoding, newline="") as src:
-            line_no = 0
+def snapshot(
+    path: Path, encoding: str | None, expected_sha256: str | None = None
+) -> Iterator[tuple[Path, str]]:
+    """A private UTF-8 copy of the landing file (strictly decoded, BOM removed) and the sha256
+    of the bytes it was made from. Loading reads only the copy, so a writer touching the
+    landing file during the run cannot change what is loaded; if the file changes while it is
+    copied (or differs from `expected_sha256`), FileDeferred leaves it for the next run.
+    `encoding` None copies the bytes as they are (Parquet)."""
+    before = path.stat()
+    if before.st_size == 0:
+        raise ContractError(f"{path}: empty file (0 bytes): there is no header to check")
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(encoding or "latin-1")(errors="strict")
+    with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
+        copy = Path(tmp) / f"snapshot{path.suffix}"
+        lines_before = offset = 0
+        seen = b""  # the last MB read, for the mixed-encoding hint
+        with path.open("rb") as src, copy.open("w", encoding="utf-8", newline="") as out:
+            while block := src.read(1 << 20):
+                digest.update(block)
+                if encoding is None:
+                    out.buffer.write(block)
+                    continue
+                try:
+                    text = decoder.decode(block)
+                except UnicodeDecodeError as e:
+                    line = lines_before + block.count(b"\n", 0, max(e.start, 0)) + 1
+                    raise _decode_error(
+                        path, encoding, seen + block[: max(e.start, 0)], e,
+                        offset + max(e.start, 0), line,
+                    ) from e
+                if NUL in text:
+                    line = lines_before + text[: text.index(NUL)].count("\n") + 1
+                    raise ContractError(
+                        f"{path}: line {line} contains NUL bytes: not a text export "
+                        "(a spreadsheet, or UTF-16?)"
+                    )
+                if offset == 0 and text.startswith("\ufeff"):
+                    text = text[1:]
+                out.write(text)
+                lines_before += block.count(b"\n")
+                offset += len(block)
+                seen = (seen + block)[-(1 << 20):]
             try:
-                for line_no, line in enumerate(src, start=1):  # noqa: B007
-                    out.write(line)
+                out.write(decoder.decode(b"", final=True))
             except UnicodeDecodeError as e:
                 raise ContractError(
-                    f"{path}: cannot decode as {encoding} near line {line_no + 1}: {e.reason}"
+                    f"{path}: line {lines_before + 1} ends inside a multi-byte {encoding} "
+                    "character: the file is truncated"
                 ) from e
-        out.flush()
-        yield Path(out.name)
+        after = path.stat()
+        sha = digest.hexdigest()
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
+            expected_sha256 is not None and sha != expected_sha256
+        ):
+            raise FileDeferred(f"{path}: changed while it was being read")
+        yield copy, sha
 
 
-def csv_header(path: Path, delimiter: str) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        try:
-            return next(csv.reader(f, delimiter=delimiter))
-        except StopIteration:
-            return []
-        except UnicodeDecodeError as e:
-            raise ContractError(f"{path}: header is not valid UTF-8: {e.reason}") from e
+def csv_header(path: Path, name: Path, delimiter: str) -> list[str]:
+    with path.open("r", encoding="utf-8", newline="") as f:
+        header = [h.strip() for h in next(csv.reader(f, delimiter=delimiter), [])]
+    if dupes := sorted({h for h in header if header.count(h) > 1}):
+        raise ContractError(f"{name}: line 1: the header repeats column names {dupes}")
+    return header
 
 
-def check_columns(contract: Contract, path: Path, available: list[str]) -> list[Column]:
-    """The contract's columns present in the file; a missing required column raises."""
-    present = set(available)
-    missing = [c for c in contract.columns if c.source not in present]
+def check_columns(
+    contract: Contract, path: Path, available: list[str]
+) -> tuple[list[Column], list[str]]:
+    """The contract's columns present in the file, and warnings for missing optional ones; a
+    missing required column raises, naming the closest header found."""
+    mapped = {c.source for c in contract.columns}
+    missing = [c for c in contract.columns if c.source not in set(available)]
+    unmapped = [a for a in available if a not in mapped]
+
+    def closest(c: Column) -> str:
+        near = difflib.get_close_matches(c.source, unmapped, n=1, cutoff=0.6)
+        return f" (renamed to {near[0]!r}?)" if near else ""
+
     if required := [c for c in missing if c.required]:
-        names = ", ".join(f"'{c.source}' (-> {c.name})" for c in required)
-        raise ContractError(f"{path}: required column {names} is missing; found {available}")
-    return [c for c in contract.columns if c.source in present]
+        names = ", ".join(f"'{c.source}' (-> {c.name}){closest(c)}" for c in required)
+        hint = ""
+        if len(available) == 1:
+            other = [
+                d for d in (",", ";", "\t", "|") if d != contract.delimiter and d in available[0]
+            ]
+            if other:
+                hint = (
+                    f"; the header is one column containing {other[0]!r}: the file seems "
+                    f"delimited by {other[0]!r}, the contract says {contract.delimiter!r}"
+                )
+        raise ContractError(
+            f"{path}: line 1: required column {names} is missing; found {available}{hint}"
+        )
+    warnings = [
+        f"optional column {c.source!r} (-> {c.name}) is missing{closest(c)}: loaded as NULL"
+        for c in missing
+    ]
+    return [c for c in contract.columns if c.source in set(available)], warnings
 
 
 def typed_expr(col: Column, value: str) -> str:
@@ -119,6 +224,52 @@ def typed_expr(col: Column, value: str) -> str:
     return f"try_cast({value} as {col.sql_type})"
 
 
+def column_problem(col: Column, raw: str, text: str, typed: str, now: datetime) -> str:
+    """SQL: the reason one column's value makes its row unloadable, or NULL."""
+    src = repr(col.source)
+    shown = f"left({text}, 200)"
+
+    def says(message: str) -> str:  # 'column <src>: <value> <message>'
+        return f"{lit(f'column {src}: ' + chr(39))} || {shown} || {lit(chr(39) + ' ' + message)}"
+
+    branches = [
+        f"when length({raw}) > {col.max_length} then {lit(f'column {src}: a value of ')} || "
+        f"length({raw}) || {lit(f' characters is longer than {col.max_length}')}",
+        f"when {text} is null and {str(col.required).lower()} "
+        f"then {lit(f'required column {src} is empty')}",
+        f"when {text} is not null and {typed} is null then "
+        f"{lit(f'column {src}: cannot read ' + chr(39))} || {shown} || "
+        f"{lit(chr(39) + f' as {col.type}')}",
+    ]
+    if col.pattern:
+        branches.append(
+            f"when {text} is not null and not regexp_full_match({text}, {lit(col.pattern)}) "
+            f"then {says(f'does not match {col.pattern}')}"
+        )
+    if col.type in ("integer", "double", "decimal"):
+        if col.min is not None:
+            branches.append(f"when {typed} < {float(col.min)} then {says(f'is below {col.min}')}")
+        if col.max is not None:
+            branches.append(f"when {typed} > {float(col.max)} then {says(f'is above {col.max}')}")
+    if col.type in ("date", "timestamp"):
+        kind = "date" if col.type == "date" else "timestamptz"
+        low = str(col.min or MIN_DATE)
+        branches.append(
+            f"when {typed} < cast({lit(low)} as {kind}) then {says(f'is before {low}')}"
+        )
+        if col.max is not None:
+            branches.append(
+                f"when {typed} > cast({lit(str(col.max))} as {kind}) "
+                f"then {says(f'is after {col.max}')}"
+            )
+        if not col.allow_future:
+            limit = (now + timedelta(days=1)).isoformat()
+            branches.append(
+                f"when {typed} > cast({lit(limit)} as {kind}) then {says('is in the future')}"
+            )
+    return "case " + " ".join(branches) + " end"
+
+
 def mapped_original(cols: list[Column]) -> str:
     """A quarantined row's original text: the vendor's values of the mapped columns only
     (minimisation: what the contract does not map is not kept, not even in quarantine)."""
@@ -128,42 +279,61 @@ def mapped_original(cols: list[Column]) -> str:
 
 def source_relation(
     contract: Contract, path: Path, con, name: Path
-) -> tuple[str, list[Column], str]:
+) -> tuple[str, list[Column], str, list[str], list[str]]:
     """SQL of the file `path` (a UTF-8 copy of the landing file `name`) as text columns named
-    by vendor header plus `_source_row`, the columns found, and the expression of a row's
-    original text."""
+    by vendor header plus `_source_row`; the columns found; the expression of a row's original
+    text; row-level checks (SQL `when ... then reason` branches); warnings."""
     if contract.format == "csv":
-        header = csv_header(path, contract.delimiter)
-        cols = check_columns(contract, name, header)
+        header = csv_header(path, name, contract.delimiter)
+        cols, warnings = check_columns(contract, name, header)
         columns = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
         sql = (
-            f"select row_number() over () as _source_row, * from read_csv({lit(str(path))}, "
+            f"select row_number() over () as _record, * from read_csv({lit(str(path))}, "
             f"header=true, auto_detect=false, columns={columns}, delim={lit(contract.delimiter)}, "
-            "quote='\"', escape='\"', strict_mode=true, store_rejects=true, "
-            "rejects_table='_rejects', rejects_scan='_rejects_scan')"
+            f"quote='\"', escape='\"', strict_mode=true, max_line_size={MAX_LINE_BYTES}, "
+            "store_rejects=true, rejects_table='_rejects', rejects_scan='_rejects_scan')"
         )
-        return sql, cols, mapped_original(cols)
+        original = mapped_original(cols)
+        repeated_header = " and ".join(f"trim({q(h)}) = {lit(h)}" for h in header)
+        return sql, cols, original, [f"when {repeated_header} then 'repeated header row'"], warnings
     if contract.format == "jsonl":
         lines = (
             f"select row_number() over () as _source_row, line from read_csv({lit(str(path))}, "
             "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim='\\x1f', "
-            "quote='', escape='', strict_mode=false) where trim(coalesce(line, '')) <> ''"
+            f"quote='', escape='', strict_mode=false, max_line_size={MAX_LINE_BYTES}) "
+            "where trim(coalesce(line, '')) <> ''"
         )
         keys = con.sql(
-            f"select distinct unnest(json_keys(line)) from ({lines}) where json_valid(line)"
+            f"select distinct unnest(json_keys(line)) from ({lines}) "
+            "where case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
         ).fetchall()
-        cols = check_columns(contract, name, [k[0] for k in keys])
-        extracted = ", ".join(
-            f"case when _valid then json_extract_string(line, {lit('$.' + q(c.source))}) end "
-            f"as {q(c.source)}"
-            for c in cols
-        )
+        cols, warnings = check_columns(contract, name, [k[0] for k in keys])
+        extracted = []
+        for c in cols:
+            at = lit("$." + q(c.source))
+            extracted.append(
+                f"case when not _object then null when json_type(line, {at}) in ('OBJECT', "
+                f"'ARRAY') then null else json_extract_string(line, {at}) end as {q(c.source)}, "
+                f"case when _object then json_type(line, {at}) end as {q('_t_' + c.name)}"
+            )
         sql = (
-            f"select _source_row, line as _line, _valid, {extracted} "
-            f"from (select *, json_valid(line) as _valid from ({lines}))"
+            f"select _source_row, line as _line, _json, _object, {', '.join(extracted)} from ("
+            "select *, json_valid(line) as _json, "
+            "case when json_valid(line) then json_type(line) = 'OBJECT' else false end "
+            f"as _object from ({lines}))"
         )
-        # a valid line keeps only its mapped keys; a broken one is kept whole to debug it
-        return sql, cols, f"case when _valid then {mapped_original(cols)} else _line end"
+        checks = [
+            "when not _json then 'line is not valid JSON'",
+            "when not _object then 'line is JSON but not an object'",
+        ] + [
+            f"when {q('_t_' + c.name)} in ('OBJECT', 'ARRAY') then "
+            f"{lit(f'column {c.source!r}: expected a single value, got a JSON ')} || "
+            f"lower({q('_t_' + c.name)})"
+            for c in cols
+        ]
+        # a valid object keeps only its mapped keys; a broken line is kept whole to debug it
+        return sql, cols, f"case when _object then {mapped_original(cols)} else _line end", \
+            checks, warnings
     # parquet: native types, read as text so typing is the same for every format
     names = [
         r[0]
@@ -171,13 +341,65 @@ def source_relation(
             f"select name from parquet_schema({lit(str(path))}) where num_children is null"
         ).fetchall()
     ]
-    cols = check_columns(contract, name, names)
+    cols, warnings = check_columns(contract, name, names)
     casts = ", ".join(f"cast({q(n)} as varchar) as {q(n)}" for n in names)
     sql = (
         f"select file_row_number + 1 as _source_row, {casts} "
         f"from read_parquet({lit(str(path))}, file_row_number=true)"
     )
-    return sql, cols, mapped_original(cols)
+    return sql, cols, mapped_original(cols), [], warnings
+
+
+def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
+    """(record number, reason, text) of the records DuckDB could not split into columns, and
+    `_src` renumbered so `_source_row` counts every record (accepted or rejected). A quote that
+    is never closed swallows the rest of the file: that is an error for the whole file."""
+    rejects = con.sql(
+        "select line, string_agg(coalesce('column ' || column_name || ': ', '') "
+        "|| error_message, '; '), first(csv_line), bool_or(error_message ilike "
+        "'%unterminated quote%'), first(column_name) from _rejects group by line order by line"
+    ).fetchall()
+    for line, _, text, unterminated, column in rejects:
+        rest = (text or "").rstrip("\r\n").count("\n")
+        if unterminated and rest:
+            raise ContractError(
+                f"{path}: line {line}, column {column!r}: a quote is never closed, so the "
+                f"{rest + 1} lines from there on cannot be split into records; fix the export"
+            )
+    total = con.sql("select count(*) from _src").fetchone()[0] + len(rejects)
+    skipped = ", ".join(str(r[0] - 1) for r in rejects) or "0"
+    con.sql(
+        "create or replace temp table _src as select m.n as _source_row, s.* exclude (_record) "
+        "from _src s join (select n, row_number() over (order by n) as k from range(1, "
+        f"{total + 1}) t(n) where n not in ({skipped})) m on s._record = m.k"
+    )
+    return [
+        (line - 1, f"unparseable CSV record at line {line}: {message}", text)
+        for line, message, text, _, _ in rejects
+    ]
+
+
+def mark_duplicates(con, contract: Contract) -> None:
+    """Among `_typed` rows that would load, an exact copy of an earlier record is quarantined,
+    and so is a record whose key appears again later in the file with different content (the
+    last one is kept, as staging would keep it)."""
+    con.sql(
+        "create or replace temp table _typed as select * exclude (_first) replace (coalesce("
+        "_reason, case when _first < _source_row then 'exact duplicate of row ' || _first end) "
+        "as _reason) from (select *, min(_source_row) over (partition by _reason is null, "
+        "_original) as _first from _typed)"
+    )
+    keys = ", ".join(q(k) for k in contract.key)
+    shown = " || ', ' || ".join(
+        f"{lit(k + '=')} || coalesce(cast({q(k)} as varchar), 'NULL')" for k in contract.key
+    )
+    con.sql(
+        "create or replace temp table _typed as select * exclude (_last) replace (coalesce("
+        f"_reason, case when _last > _source_row then 'key (' || {shown} || ') appears again in "
+        "row ' || _last || ' with different content; the last row is kept' end) as _reason) "
+        f"from (select *, max(_source_row) over (partition by _reason is null, {keys}) as _last "
+        "from _typed)"
+    )
 
 
 def create_raw_table(con, contract: Contract) -> None:
@@ -185,8 +407,37 @@ def create_raw_table(con, contract: Contract) -> None:
     con.sql(f"create table if not exists {contract.table} ({cols}, {LINEAGE})")
 
 
+def typed_sql(contract: Contract, cols: list[Column], original: str, checks: list[str],
+              now: datetime) -> str:
+    """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_original` and
+    the typed columns."""
+    nulls = ", ".join(lit(v) for v in contract.null_values) or "''"
+    problems = []
+    typed = {}
+    for c in cols:
+        raw = q(c.source)
+        text = f"nullif(trim({raw}), '')"
+        if c.required:
+            text = f"case when trim({raw}) in ({nulls}) then null else {text} end"
+        typed[c.name] = typed_expr(c, text)
+        problems.append(column_problem(c, raw, text, typed[c.name], now))
+    reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')" if problems else "null"
+    if checks:
+        reason = f"coalesce(case {' '.join(checks)} end, {reason})"
+    original = (
+        f"case when length({original}) > {MAX_ORIGINAL_CHARS} then left({original}, "
+        f"{MAX_ORIGINAL_CHARS}) || ' ... (' || length({original}) || ' characters)' "
+        f"else {original} end"
+    )
+    return (
+        f"select _source_row, {reason} as _reason, {original} as _original, "
+        + ", ".join(f"{typed[c.name]} as {q(c.name)}" for c in cols)
+        + " from _src"
+    )
+
+
 def suppressed_rejects(contract: Contract, rejects: list, header: list[str]) -> set:
-    """Unparseable CSV lines (kept whole in quarantine) that carry a suppressed identifier."""
+    """Unparseable CSV records (kept whole in quarantine) that carry a suppressed identifier."""
     from pipelines.privacy.identifiers import IDENTIFYING_COLUMNS, identifier_hash
     from pipelines.privacy.secrets import privacy_salt
     from pipelines.privacy.suppression import read_hashes
@@ -194,64 +445,48 @@ def suppressed_rejects(contract: Contract, rejects: list, header: list[str]) -> 
     hashes, salt = read_hashes(), privacy_salt()
     by_source = {c.source: c.name for c in contract.columns if c.name in IDENTIFYING_COLUMNS}
     out = set()
-    for line, _message, csv_line in rejects:
-        fields = next(csv.reader([csv_line or ""], delimiter=contract.delimiter), [])
+    for row, _reason, text in rejects:
+        fields = next(csv.reader([text or ""], delimiter=contract.delimiter), [])
         for source, value in zip(header, fields, strict=False):
             name = by_source.get(source)
             if name and identifier_hash(IDENTIFYING_COLUMNS[name], value, None, salt) in hashes:
-                out.add(line)
+                out.add(row)
     return out
 
 
-def load_file(
-    con, contract: Contract, path: Path, sha256: str, suppress: bool = False
-) -> FileResult:
+def load_file(con, contract: Contract, path: Path, sha256: str,
+              now: datetime | None = None, warnings: tuple[str, ...] = (),
+              suppress: bool = False) -> FileResult:
     """Load one file. With `suppress`, rows carrying an identifier on the suppression list
     (loaded on `con` by pipelines.privacy.suppression.active) are skipped and counted."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     batch_id = f"{now:%Y%m%dT%H%M%S}-{sha256[:12]}"
-    with utf8_copy(path, contract.encoding) as readable:
-        sql, cols, original = source_relation(contract, readable, con, path)
+    size = path.stat().st_size
+    encoding = None if contract.format == "parquet" else contract.encoding
+    with snapshot(path, encoding, sha256) as (readable, _):
+        sql, cols, original, checks, found = source_relation(contract, readable, con, path)
+        warnings = (*warnings, *found)
         con.sql("drop table if exists _rejects; drop table if exists _rejects_scan")
         con.sql(f"create or replace temp table _src as {sql}")
-        rejects, header = [], []
-        if contract.format == "csv":
-            header = csv_header(readable, contract.delimiter)
-            rejects = con.sql(
-                "select line, string_agg(coalesce(column_name || ': ', '') || error_message, "
-                "'; '), first(csv_line) from _rejects group by line order by line"
-            ).fetchall()
-    text = {c.name: f"nullif(trim({q(c.source)}), '')" for c in cols}
-    typed = {c.name: typed_expr(c, text[c.name]) for c in cols}
-    problems = []
-    for c in cols:
-        problems.append(
-            f"case when {text[c.name]} is null and {str(c.required).lower()} "
-            f"then {lit(f'required column {c.source!r} is empty')} "
-            f"when {text[c.name]} is not null and {typed[c.name]} is null "
-            f"then {lit(f'column {c.source!r}: cannot read ' + chr(39))} || {text[c.name]} "
-            f"|| {lit(chr(39) + f' as {c.type}')} end"
-        )
-    reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')"
-    if contract.format == "jsonl":
-        reason = f"case when not _valid then 'line is not valid JSON' else {reason} end"
-    con.sql(
-        f"create or replace temp table _typed as select _source_row, {reason} as _reason, "
-        f"{original} as _original, "
-        + ", ".join(f"{typed[c.name]} as {q(c.name)}" for c in cols)
-        + " from _src"
-    )
+        rejects = csv_rejects(con, path) if contract.format == "csv" else []
+        header = csv_header(readable, path, contract.delimiter) if rejects else []
+    typed = typed_sql(contract, cols, original, checks, now)
+    con.sql(f"create or replace temp table _typed as {typed}")
     present = {c.name for c in cols}
-    suppressed_lines: set = set()
+    suppressed = 0
     if suppress:
         from pipelines.config import settings
         from pipelines.privacy.suppression import match_sql
 
         region = "country_code" if "country_code" in present else None
         condition = match_sql(present, region, settings().default_phone_region)
+        suppressed = con.sql(f"select count(*) from _typed where {condition}").fetchone()[0]
         con.sql(f"delete from _typed where {condition}")
-        suppressed_lines = suppressed_rejects(contract, rejects, header)
-        rejects = [r for r in rejects if r[0] not in suppressed_lines]
+        skipped = suppressed_rejects(contract, rejects, header)
+        rejects = [r for r in rejects if r[0] not in skipped]
+        suppressed += len(skipped)
+    if all(k in present for k in contract.key):
+        mark_duplicates(con, contract)
     select_cols = ", ".join(
         q(c.name) if c.name in present else f"cast(null as {c.sql_type}) as {q(c.name)}"
         for c in contract.columns
@@ -268,28 +503,18 @@ def load_file(
             f"insert into raw.quarantine select {lit(contract.name)}, {', '.join(lineage)}, "
             "_reason, _original from _typed where _reason is not null"
         )
-        for line, message, csv_line in rejects:
+        for row, reason, text in rejects:
             con.sql(
                 "insert into raw.quarantine values (?, ?, ?, ?, ?, ?, ?)",
-                params=[
-                    contract.name,
-                    str(path),
-                    line,
-                    batch_id,
-                    now,
-                    f"unparseable CSV record: {message}",
-                    csv_line,
-                ],
+                params=[contract.name, str(path), row, batch_id, now, reason, text],
             )
-        loaded, quarantined, in_src = con.sql(
+        loaded, quarantined = con.sql(
             "select count(*) filter (where _reason is null), "
-            "count(*) filter (where _reason is not null), (select count(*) from _src) "
-            "from _typed"
+            "count(*) filter (where _reason is not null) from _typed"
         ).fetchone()
         quarantined += len(rejects)
-        suppressed = in_src - loaded - (quarantined - len(rejects)) + len(suppressed_lines)
         result = FileResult(path, batch_id, "loaded", loaded + quarantined + suppressed, loaded,
-                            quarantined, rows_suppressed=suppressed)
+                            quarantined, warnings=tuple(warnings), rows_suppressed=suppressed)
         registry.record(
             con,
             path=path,
@@ -301,6 +526,8 @@ def load_file(
             rows_loaded=loaded,
             rows_quarantined=quarantined,
             rows_suppressed=suppressed,
+            warnings="; ".join(warnings) or None,
+            size_bytes=size,
         )
         con.sql("commit")
     except BaseException:
@@ -311,10 +538,14 @@ def load_file(
     return result
 
 
-def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResult]:
+def ingest_contract(con, contract: Contract, landing_dir: Path,
+                    settle_seconds: float = 0.0) -> list[FileResult]:
     """Load every new or changed file of one contract; already loaded files are skipped. A
     file that breaks its contract is registered as failed (and retried next time) while the
-    contract's other files still load."""
+    contract's other files still load. A file modified less than `settle_seconds` ago, or
+    that changes or vanishes while it is read, is deferred to the next run (not registered).
+    A changed file is loaded again as a new batch; its earlier batch stays in raw and staging
+    keeps the newest row per key."""
     from pipelines.privacy.suppression import active
 
     registry.ensure_tables(con)
@@ -322,14 +553,27 @@ def ingest_contract(con, contract: Contract, landing_dir: Path) -> list[FileResu
     suppress = active(con)  # the suppression list is loaded once per contract
     results = []
     for path in landing_files(contract, landing_dir):
-        sha = registry.sha256_of(path)
-        if registry.already_loaded(con, path, sha):
-            results.append(FileResult(path, "", "skipped"))
-            continue
         try:
-            results.append(load_file(con, contract, path, sha, suppress=suppress))
+            if time.time() - path.stat().st_mtime < settle_seconds:
+                raise FileDeferred(f"{path}: modified less than {settle_seconds:g} s ago")
+            sha = registry.sha256_of(path)
+            if registry.already_loaded(con, path, sha):
+                results.append(FileResult(path, "", "skipped"))
+                continue
+            notes = ()
+            if earlier := registry.loaded_batches(con, path):
+                notes = (
+                    f"the file changed since it was loaded as batch {earlier[-1]}: loaded as a "
+                    "new batch (the earlier rows stay in raw; staging keeps the newest per key)",
+                )
+            results.append(load_file(con, contract, path, sha, warnings=notes,
+                                     suppress=suppress))
+        except (FileDeferred, FileNotFoundError) as e:
+            message = str(e) if isinstance(e, FileDeferred) else f"{path}: vanished while read"
+            results.append(FileResult(path, "", "deferred", error=message))
         except ContractError as e:
+            size = path.stat().st_size if path.exists() else 0
             registry.record(con, path=path, contract=contract.name, sha256=sha, batch_id="",
-                            status="failed", error=str(e))
+                            status="failed", error=str(e), size_bytes=size)
             results.append(FileResult(path, "", "failed", error=str(e)))
     return results

@@ -21,7 +21,8 @@ DDL = [
         rows_loaded bigint,
         rows_quarantined bigint,
         error varchar,
-        loaded_at timestamptz not null
+        loaded_at timestamptz not null,
+        warnings varchar              -- e.g. an optional column missing, a changed file
     )""",
     # rows skipped because they carry an erased person's identifier (suppression list), and
     # rows of the file removed later by an erasure: read = loaded + quarantined + suppressed;
@@ -29,6 +30,8 @@ DDL = [
     "alter table raw.file_registry add column if not exists rows_suppressed bigint default 0",
     "alter table raw.file_registry add column if not exists rows_erased bigint default 0",
     "alter table raw.file_registry add column if not exists quarantine_erased bigint default 0",
+    # warehouses created before the column existed
+    "alter table raw.file_registry add column if not exists warnings varchar",
     """create table if not exists raw.quarantine (
         contract varchar not null,
         _source_file varchar not null,
@@ -64,6 +67,18 @@ def already_loaded(con, path: Path, sha256: str) -> bool:
     )
 
 
+def loaded_batches(con, path: Path) -> list[str]:
+    """Batches of earlier versions of this path, oldest first."""
+    return [
+        r[0]
+        for r in con.sql(
+            "select batch_id from raw.file_registry where path = ? and status = 'loaded' "
+            "order by loaded_at",
+            params=[str(path)],
+        ).fetchall()
+    ]
+
+
 def record(
     con,
     *,
@@ -77,15 +92,18 @@ def record(
     rows_quarantined=None,
     error=None,
     rows_suppressed=0,
+    warnings=None,
+    size_bytes=None,
 ) -> None:
     con.sql(
         "insert into raw.file_registry (path, contract, size_bytes, sha256, batch_id, status, "
         "rows_read, rows_loaded, rows_quarantined, error, loaded_at, rows_suppressed, "
-        "rows_erased, quarantine_erased) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, 0, 0)",
+        "rows_erased, quarantine_erased, warnings) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, 0, 0, ?)",
         params=[
             str(path),
             contract,
-            path.stat().st_size,
+            path.stat().st_size if size_bytes is None else size_bytes,
             sha256,
             batch_id,
             status,
@@ -94,5 +112,6 @@ def record(
             rows_quarantined,
             error,
             rows_suppressed,
+            warnings,
         ],
     )

@@ -256,6 +256,12 @@ def crm_contacts(w: World, rows: np.ndarray, export_end: int, rng: np.random.Gen
 CRM_CONSENT_SOURCES = ["Web Form", "In Store", "Call Centre", "Event"]
 
 
+def _week_end(w: World, seconds: np.ndarray) -> np.ndarray:
+    """End of the week of `seconds`: no export holding a record created then ends earlier,
+    so a time capped by it is never in the future of the export."""
+    return w.tl.week_start(w.tl.week_of(seconds) + 1) - 1
+
+
 def consent_times(created: np.ndarray, modified: np.ndarray, rng) -> np.ndarray:
     """When the record's consent flags were last set: between creation and last change."""
     return created + (rng.random(len(created)) * (modified - created)).astype(np.int64)
@@ -315,8 +321,8 @@ def shop_customers(w: World, rows: np.ndarray, rng: np.random.Generator
         "Account State": where(guest, "guest", "enabled"),
         "Created At": created_text,
         # Shopify's consent timestamp; drawn last (the columns above are unchanged)
-        "Marketing Consent Updated At": iso_z(
-            created + (rng.random(n) * 30 * 86_400).astype(np.int64)),
+        "Marketing Consent Updated At": iso_z(np.minimum(
+            created + (rng.random(n) * 30 * 86_400).astype(np.int64), _week_end(w, created))),
     }
 
 
@@ -354,7 +360,9 @@ def social_profiles(w: World, rows: np.ndarray, rng: np.random.Generator
         # opted in to brand messages on the platform (follows the official account); drawn
         # last so the columns above are unchanged
         "messaging_opt_in": _bool(rng.random(n) < 0.4),
-        "opt_in_time": num(soc.created[rows] + (rng.random(n) * 90 * 86_400).astype(np.int64)),
+        "opt_in_time": num(np.minimum(
+            soc.created[rows] + (rng.random(n) * 90 * 86_400).astype(np.int64),
+            _week_end(w, soc.created[rows]))),
     }
 
 

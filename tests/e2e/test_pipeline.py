@@ -58,6 +58,29 @@ def read(data_dir: Path, sql: str) -> pd.DataFrame:
         return con.sql(sql).df()
 
 
+def published_and_features(data_dir: Path) -> dict[str, str]:
+    """Checksums of every published table (DuckDB file and Parquet) and of the weekly
+    feature snapshots, with the number of rows and of weeks."""
+    from pipelines.ops.checksums import serving_checksums, table_checksums
+
+    sums = serving_checksums(data_dir / "serving")
+    sums |= table_checksums(data_dir / "warehouse/customer360.duckdb",
+                            ["marts.customer_features_weekly"])
+    sums["weeks"] = str(read(data_dir, "select count(distinct snapshot_date) as n "
+                                       "from marts.customer_features_weekly")["n"][0])
+    return sums
+
+
+def redrop_landing_files(landing: Path) -> None:
+    """Drop every landing file again (same bytes, a new file written a minute ago)."""
+    for p in sorted(landing.rglob("*.*")):
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)
+        old = p.stat().st_mtime - 60
+        os.utime(p, (old, old))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """Three runs: the demo; the same landing files again; one more week of exports."""
@@ -67,16 +90,23 @@ def demo(tmp_path_factory):
     first = run_demo(data_dir)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     ids_first = read(data_dir, "select * from identity.customer_map")
+    sums_first = published_and_features(data_dir)
+    redrop_landing_files(data_dir / "landing")
     second = run_demo(data_dir)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-5000:]
     ids_second = read(data_dir, "select * from identity.customer_map")
+    sums_second = published_and_features(data_dir)
+    tiers_second = read(data_dir, "select value_tier is not distinct from previous_value_tier "
+                                  "as same from ml.customer_value")["same"]
     files_second = read(data_dir, "select * from raw.file_registry")
     generate_increment(data_dir, customers=CUSTOMERS, seed=11,
                        end_date=date.fromisoformat(END_DATE))
     third = run_demo(data_dir, INCREMENT_END)
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-5000:]
     return {"dir": data_dir, "out": first.stdout, "ids_first": ids_first,
-            "ids_second": ids_second, "files_second": files_second}
+            "ids_second": ids_second, "files_second": files_second,
+            "sums_first": sums_first, "sums_second": sums_second,
+            "tiers_second": tiers_second}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +160,18 @@ def test_second_run_loads_nothing_new_and_keeps_ids(demo):
     both = demo["ids_first"].merge(demo["ids_second"], on=key, suffixes=("_1", "_2"))
     assert len(both) == len(demo["ids_first"]) == len(demo["ids_second"])
     assert (both["customer_id_1"] == both["customer_id_2"]).all()
+
+
+def test_same_inputs_twice_give_identical_published_tables(demo):
+    """Second run on re-dropped, unchanged files: every published table (serving DuckDB file
+    and Parquet) and every weekly feature snapshot is identical; the 60 weekly partitions
+    were rebuilt (delete+insert), not appended."""
+    first, second = demo["sums_first"], demo["sums_second"]
+    assert len([k for k in first if k.startswith("parquet:")]) == 6
+    assert {k: v for k, v in second.items() if first.get(k) != v} == {}
+    assert first["weeks"] == "60"
+    # previous_value_tier (left out of the checksums) is the first run's tier: unchanged
+    assert demo["tiers_second"].eq(True).all()
 
 
 def test_weekly_increment_loads_new_files_and_keeps_unchanged_customers_ids(demo, wh):

@@ -13,6 +13,7 @@ from pipelines.warehouse import connect
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("C360_LANDING_SETTLE_SECONDS", "0")  # the files are written just now
     config.settings.cache_clear()
     yield tmp_path
     config.settings.cache_clear()

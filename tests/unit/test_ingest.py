@@ -96,7 +96,7 @@ def test_a_file_breaking_the_contract_fails_alone_and_names_file_and_column(con,
     a, b, c = ingest_contract(con, contract, tmp_path)
     assert a.status == "failed" and "a.csv" in a.error and "'Case Number'" in a.error
     assert b.status == "loaded" and b.rows_loaded == 1
-    assert c.status == "failed" and "c.csv: cannot decode as gb18030" in c.error
+    assert c.status == "failed" and "c.csv: line 2 (byte 23) is not valid gb18030" in c.error
     statuses = dict(
         con.sql("select parse_filename(path), status from raw.file_registry").fetchall()
     )

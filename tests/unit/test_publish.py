@@ -102,3 +102,22 @@ def test_pii_columns_come_from_the_dbt_tags(tmp_path):
     names = pub.pii_columns(manifest)
     assert {"nickname", "iban", "email"} <= names
     assert "city" not in names
+
+
+def test_publish_removes_temporary_files_of_a_killed_publish(tmp_path, monkeypatch):
+    warehouse = tmp_path / "wh.duckdb"
+    monkeypatch.setattr(
+        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
+    )
+    make_warehouse(warehouse, 2)
+    serving = tmp_path / "serving"
+    (serving / "parquet").mkdir(parents=True)
+    left = [
+        serving / f".{pub.SERVING_FILE}.dead.tmp",
+        serving / f".{pub.SERVING_FILE}.dead.tmp.wal",
+        serving / "parquet/.customer_360.dead.tmp",
+    ]
+    for p in left:
+        p.write_bytes(b"half")
+    assert pub.publish(serving) == {"customer_360": 2}
+    assert not [p for p in serving.rglob("*") if ".tmp" in p.name]
