@@ -69,7 +69,8 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
         threshold=s.match_threshold,
     )
     with connect() as con:
-        result = resolve(con, matcher=matcher, full=config.full_recluster)
+        result = resolve(con, matcher=matcher, full=config.full_recluster,
+                         log=context.log.info)
         dupes, missing = con.sql(
             "select (select count(*) from (select source_system, source_record_id "
             "from identity.customer_map group by all having count(*) > 1)), "
@@ -79,11 +80,12 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
         aliases = con.sql("select count(*) from identity.customer_aliases").fetchone()[0]
     context.log.info(f"{result.mode} run: matched {result.matched_records} of {result.records} "
                      f"records -> {result.customers} customers")
+    charts = s.models_dir / "identity" / "charts"
     if matcher.trained:
         from models_ml import tracking
 
         tracking.configure(s.mlflow_tracking_uri, "customer360", s.mlflow_artifacts_dir)
-        run_id = log_model_run(matcher, s.models_dir / "identity" / "charts", {
+        run_id = log_model_run(matcher, charts, {
             "records": result.records, "customers": result.customers,
             "splink_links": matcher.links, "review_queue": result.review_queue})
         context.log.info(f"trained the Splink model ({matcher.train_reason}); MLflow run {run_id}")
@@ -99,6 +101,9 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
             "splink_links": matcher.links,
             "splink_model": dg.MetadataValue.path(str(matcher.model_path)),
             "splink_model_trained_this_run": matcher.train_reason or "no (reused)",
+            # Splink's own charts of the model in use (self-contained HTML, open offline)
+            "match_weights_chart": dg.MetadataValue.path(str(charts / "match_weights.html")),
+            "m_u_parameters_chart": dg.MetadataValue.path(str(charts / "m_u_parameters.html")),
             "match_rules": dg.MetadataValue.md(markdown_table(
                 [{"rule": k, "records": v} for k, v in sorted(result.match_rules.items())])),
             "id_events": dg.MetadataValue.json(result.events),

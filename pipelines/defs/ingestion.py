@@ -61,22 +61,26 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         },
     )
     def _ingest(context: dg.AssetExecutionContext):
+        def loaded_one(r, seconds: float) -> None:  # as each file finishes, with its rate
+            rate = r.rows_read / max(seconds, 1e-3)
+            context.log.info(
+                f"{r.path.name}: read {r.rows_read:,}, loaded {r.rows_loaded:,}, quarantined "
+                f"{r.rows_quarantined:,} in {seconds:.1f} s ({rate:,.0f} rows/s, "
+                f"batch {r.batch_id})"
+            )
+            for warning in r.warnings:
+                context.log.warning(f"{r.path.name}: {warning}")
+
         with connect() as con:
             results = ingest_contract(
-                con, contract, settings().landing_dir, settings().landing_settle_seconds
+                con, contract, settings().landing_dir, settings().landing_settle_seconds,
+                progress=loaded_one,
             )
             check = reconcile(con, contract)
             total_rows = con.sql(f"select count(*) from {contract.table}").fetchone()[0]
         loaded = [r for r in results if r.status == "loaded"]
         failed = [r for r in results if r.status == "failed"]
         deferred = [r for r in results if r.status == "deferred"]
-        for r in loaded:
-            context.log.info(
-                f"{r.path.name}: read {r.rows_read}, loaded {r.rows_loaded}, "
-                f"quarantined {r.rows_quarantined} (batch {r.batch_id})"
-            )
-            for warning in r.warnings:
-                context.log.warning(f"{r.path.name}: {warning}")
         for r in deferred:
             context.log.warning(f"left for the next run: {r.error}")
         if failed:

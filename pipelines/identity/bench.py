@@ -44,6 +44,7 @@ from pipelines.config import DBT_PROJECT_DIR, REPO_ROOT, settings
 from pipelines.identity import probabilistic as prob
 from pipelines.identity.deterministic import RECORD_KEY, cluster
 from pipelines.identity.evaluate import false_merges_sharing, pairwise_scores
+from pipelines.progress import Progress
 
 INPUT = "staging.int_customer_records_unioned"
 CUSTOMER_TABLES = {"raw.crm__contacts", "raw.shop__customers", "raw.social__profiles"}
@@ -182,17 +183,21 @@ def bench_generated(args: argparse.Namespace) -> None:
     print(f"\n== generated data: {len(records):,} records, {truth['person_id'].nunique():,} "
           f"people, {true_pairs:,} true pairs ({source})")  # fmt: skip
     print(HEADER)
+    log = Progress("bench-identity", 5)
     t0 = time.perf_counter()
     det = cluster(records)[0]["cluster"].to_numpy()
     t_det = time.perf_counter() - t0
+    log("deterministic rules", len(records))
     print(_row("deterministic", scores(det, records, truth), t_det))
 
     t0 = time.perf_counter()
     prepared = prob.prepare(records)
     t_prepare = time.perf_counter() - t0
+    log("prepare matching columns", len(prepared))
     t0 = time.perf_counter()
     model = prob.train(prepared, seed=args.model_seed)
     t_train = time.perf_counter() - t0
+    log("train the Splink model", len(prepared))
     out_dir = args.data_dir / "model"
     prob.save_model(model, out_dir / "splink_model.json")
     prob.model_charts(model, out_dir)
@@ -201,6 +206,7 @@ def bench_generated(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     scored = prob.score_pairs(prepared, model, thresholds[0])
     t_score = time.perf_counter() - t0
+    log("score record pairs", len(scored))
     det_clusters = prepared["det_cluster"].to_numpy()
     for threshold in thresholds:
         t0 = time.perf_counter()
@@ -210,6 +216,8 @@ def bench_generated(args: argparse.Namespace) -> None:
         labels = cluster(records, extra_edges=edges)[0]["cluster"].to_numpy()
         t_cluster = time.perf_counter() - t0
         results[threshold] = (scores(labels, records, truth), t_predict, t_cluster, len(edges))
+    log("cluster at each threshold", len(thresholds) * len(records))
+    log.close()
     s, t_predict, t_cluster, n_edges = results[args.threshold]
     total = t_prepare + t_train + t_predict + t_cluster
     print(_row(f"deterministic + splink@{args.threshold:g}", s, total))

@@ -3,6 +3,7 @@ them with guards, keep customer ids stable, write `identity.*`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,16 @@ def _known_ids(records: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Serie
     return same["customer_id"]
 
 
+class _Clock:
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log, self.last = log, time.perf_counter()
+
+    def __call__(self, stage: str, records: int) -> None:
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        self.log(f"{stage}: {seconds:.1f} s ({records / max(seconds, 1e-3):,.0f} records/s)")
+
+
 def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFrame:
     if not table_exists(con, "identity", "review_queue"):
         return pd.DataFrame(columns=REVIEW_COLUMNS)
@@ -91,24 +102,31 @@ def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFra
 
 
 def resolve(
-    con, guards: Guards | None = None, matcher: Matcher | None = None, full: bool = False
+    con, guards: Guards | None = None, matcher: Matcher | None = None, full: bool = False,
+    log: Callable[[str], None] = lambda _: None,
 ) -> IdentityResult:
     """Resolve `staging.int_customer_records_unioned` into `identity.*`.
 
     Incremental by default: records whose matching fields did not change since the last run
     keep their customer, and only new or changed records are matched (against everything).
     `full=True` re-clusters all records (see docs/decisions/0005-incremental-identity.md
-    for how the two can differ)."""
+    for how the two can differ). `log` hears of each stage as it ends, with its rate."""
+    clock = _Clock(log)
     records = con.sql(f"select * from {INPUT} order by source_system, source_record_id").df()
     records["record_hash"] = record_hashes(records)
     previous = _previous(con, "customer_map", "*")
     known = None if full else _known_ids(records, previous)
     delta = None if known is None else known.isna().to_numpy()
+    clock(f"read {len(records):,} records", len(records))
     links, candidates = (matcher(records, delta) if matcher else (None, None))
     if getattr(matcher, "trained", False):  # a new model scored every pair: re-cluster all
         known = delta = None
+    matched = len(records) if delta is None else int(delta.sum())
+    if matcher:
+        clock(f"probabilistic matching of {matched:,} records", matched)
     clusters, demoted, refused = cluster(records, guards or Guards(), extra_edges=links,
                                          known_ids=known)
+    clock("guarded clustering", len(records))
     mapped, events = assign_ids(clusters, previous)
     if previous is not None:
         mapped = mapped.merge(
@@ -175,6 +193,7 @@ def resolve(
     finally:
         for name in tables:
             con.unregister(name)
+    clock("stable ids and identity tables written", len(records))
     return IdentityResult(
         records=len(mapped),
         customers=int(mapped["customer_id"].nunique()),
@@ -183,5 +202,5 @@ def resolve(
         events=events["event_type"].value_counts().to_dict(),
         match_rules=mapped["match_rule"].value_counts().to_dict(),
         mode="full" if known is None else "incremental",
-        matched_records=len(records) if delta is None else int(delta.sum()),
+        matched_records=matched,
     )

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -539,13 +539,15 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
 
 
 def ingest_contract(con, contract: Contract, landing_dir: Path,
-                    settle_seconds: float = 0.0) -> list[FileResult]:
+                    settle_seconds: float = 0.0,
+                    progress: Callable[[FileResult, float], None] | None = None
+                    ) -> list[FileResult]:
     """Load every new or changed file of one contract; already loaded files are skipped. A
     file that breaks its contract is registered as failed (and retried next time) while the
     contract's other files still load. A file modified less than `settle_seconds` ago, or
     that changes or vanishes while it is read, is deferred to the next run (not registered).
     A changed file is loaded again as a new batch; its earlier batch stays in raw and staging
-    keeps the newest row per key."""
+    keeps the newest row per key. `progress` hears of every file loaded, with its seconds."""
     from pipelines.privacy.suppression import active
 
     registry.ensure_tables(con)
@@ -566,8 +568,11 @@ def ingest_contract(con, contract: Contract, landing_dir: Path,
                     f"the file changed since it was loaded as batch {earlier[-1]}: loaded as a "
                     "new batch (the earlier rows stay in raw; staging keeps the newest per key)",
                 )
+            started = time.perf_counter()
             results.append(load_file(con, contract, path, sha, warnings=notes,
                                      suppress=suppress))
+            if progress:
+                progress(results[-1], time.perf_counter() - started)
         except (FileDeferred, FileNotFoundError) as e:
             message = str(e) if isinstance(e, FileDeferred) else f"{path}: vanished while read"
             results.append(FileResult(path, "", "deferred", error=message))

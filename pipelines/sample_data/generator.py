@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.progress import Progress
 from pipelines.sample_data import activity as act
 from pipelines.sample_data import exports as ex
 from pipelines.sample_data import mess
@@ -56,36 +57,6 @@ FILES = {
 GENERATE_STAGES = 4 + len(FILES) + 1
 NEW_PEOPLE_SHARE = 0.002  # new people per increment week, relative to the base population
 UPDATED_CONTACTS_SHARE = 0.003  # base contacts updated per increment week
-
-
-class Progress:
-    """One line per stage on stderr: stage, rows, seconds; in a terminal also a progress bar
-    over the stages (tqdm), so a long generation shows where it is."""
-
-    def __init__(self, stages: int | None = None) -> None:
-        self.t0 = self.last = time.perf_counter()
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=stages, desc="sample data", unit="stage", file=sys.stderr,
-                            leave=False)
-
-    def __call__(self, stage: str, rows: int) -> None:
-        now = time.perf_counter()
-        line = f"[sample_data] {stage:<28} {rows:>12,} rows {now - self.last:7.1f} s"
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
-            self.bar.set_postfix_str(stage)
-            self.bar.update()
-        else:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        self.last = now
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def new_people(customers: int, seed: int, increment: int) -> int:
@@ -249,7 +220,7 @@ def generate(out_dir: Path, customers: int, seed: int, end_date: date, weeks: in
     on purpose, which the loader should quarantine). A file that would have no rows (tiny
     populations) is not written."""
     out_dir = Path(out_dir)
-    log = Progress(GENERATE_STAGES)
+    log = Progress("sample_data", GENERATE_STAGES)
     w = derive(customers, seed, end_date, weeks, 0, log)
     tl, pop, tr, recs = w.tl, w.pop, w.tr, w.recs
     rng = w.rng(20)
@@ -312,7 +283,7 @@ def generate_increment(out_dir: Path, customers: int, seed: int, end_date: date,
     k = increment if increment is not None else latest_increment(out_dir, end_date) + 1
     if k < 1:
         raise ValueError("increment numbers start at 1")
-    log = Progress()
+    log = Progress("sample_data")
     w = derive(customers, seed, end_date, weeks, k, log)
     tl, pop, tr, recs, sim = w.tl, w.pop, w.tr, w.recs, w.sim
     week = weeks + k - 1
