@@ -318,18 +318,20 @@ def reason_text(feature: str, value: float, reference: float) -> str:
 
 
 def contributions(model: ChurnModel, x: pd.DataFrame) -> np.ndarray:
-    """Rows x features: drop in churn probability when a feature is set to its training median.
+    """Rows x features: exact tree SHAP values of the uncalibrated booster (log-odds of churn).
 
-    Uses the uncalibrated booster (isotonic calibration is piecewise flat and would hide small
-    effects). One vectorised predict per feature; positive = the value raises the risk.
+    Positive = the value raises the risk versus the training data's average prediction; each
+    row adds up to the booster's raw score minus the explainer's expected value. The booster
+    is explained rather than the calibrated output: isotonic calibration is piecewise flat and
+    monotonic, so it keeps the ranking of reasons but would hide small effects.
     """
-    p = model.base.predict_proba(x)[:, 1]
-    out = np.empty((len(x), len(model.feature_cols)))
-    for j, col in enumerate(model.feature_cols):
-        swapped = x.copy()
-        swapped[col] = model.reference[col]
-        out[:, j] = p - model.base.predict_proba(swapped)[:, 1]
-    return out
+    import shap  # imported here: ~1 s, only needed when scoring
+
+    explainer = shap.TreeExplainer(model.base)
+    values = np.asarray(explainer.shap_values(x.to_numpy(dtype=float)), dtype=float)
+    if values.ndim == 3:  # some shap versions return one slice per class
+        values = values[..., -1]
+    return values
 
 
 def score_churn(
@@ -339,8 +341,9 @@ def score_churn(
 ) -> pd.DataFrame:
     """Churn probability, risk band (high >= 0.6, medium >= 0.3, else low) and top-3 reasons.
 
-    Reasons are the features whose actual value raises the risk most versus a typical (median)
-    customer, in words; fewer than three strong ones leave empty strings.
+    Reasons are the features with the largest positive SHAP values (they raise this customer's
+    risk most), in words, compared with a typical (median) customer; fewer than three with a
+    SHAP value of at least ``min_reason_shap`` leave empty strings.
     """
     cfg = model.config
     cols = list(feature_cols) if feature_cols is not None else model.feature_cols
@@ -360,7 +363,7 @@ def score_churn(
     reasons = np.full((len(x), 3), "", dtype=object)
     for j, col in enumerate(cols):  # words per feature, only where that feature is a top reason
         rows, ranks = np.nonzero(top == j)
-        strong = delta[rows, j] >= cfg.min_reason_delta
+        strong = delta[rows, j] >= cfg.min_reason_shap
         rows, ranks = rows[strong], ranks[strong]
         ref = model.reference[col]
         reasons[rows, ranks] = [reason_text(col, v, ref) for v in values[rows, j]]

@@ -443,29 +443,40 @@ def cross_sell(context: dg.AssetExecutionContext):
             owners=OWNERS,
             kinds={"python"},
         ),
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "churn_watch_list"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="High-risk customers ranked by value at risk (CLV x churn probability), "
+            "with the top three SHAP churn reasons in words and the retention play.",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
     ],
     pool=WAREHOUSE_POOL,
     name="retention",
 )
 def retention(context: dg.AssetExecutionContext):
-    from models_ml.retention import load_config, retention_actions
+    from models_ml.retention import churn_watch_list, load_config, retention_actions
 
     cfg = load_config(settings().retention_plays_file)
     with connect(read_only=True) as con:
         value = con.sql("select * from ml.customer_value").df()
         churn = con.sql("select * from ml.customer_churn").df()
     actions, summary = retention_actions(value, churn, cfg)
+    watch = churn_watch_list(actions, cfg)
     snapshot = churn["snapshot_date"].max() if len(churn) else None
     versions: dict[str, str | None] = {}
     for frame, name in ((value, "value"), (churn, "churn")):
         known = "model_version" in frame and len(frame)
         versions[f"{name}_model_version"] = str(frame["model_version"].iloc[0]) if known else None
-    for frame in (actions, summary):
+    for frame in (actions, summary, watch):
         frame.insert(0, "snapshot_date", snapshot)
         for key, v in versions.items():
             frame[key] = v
     rows_a = write_table("ml.retention_actions", actions)
     write_table("ml.retention_summary", summary)
+    rows_w = write_table("ml.churn_watch_list", watch)
     shown = summary[["quadrant", "play", "customers", "value_at_risk_cny"]].round(0)
     yield dg.MaterializeResult(
         asset_key=dg.AssetKey(["ml", "retention_actions"]),
@@ -480,6 +491,13 @@ def retention(context: dg.AssetExecutionContext):
         metadata={
             "dagster/row_count": len(summary),
             "quadrants": dg.MetadataValue.md(markdown_table(shown.to_dict("records"))),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "churn_watch_list"]),
+        metadata={
+            "dagster/row_count": rows_w,
+            "value_at_risk_cny": float(watch["value_at_risk_cny"].sum()),
         },
     )
 
