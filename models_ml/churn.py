@@ -381,6 +381,32 @@ def score_churn(
     return out[SCORE_COLUMNS]
 
 
+def clv_baseline_auc(
+    labeled: pd.DataFrame,
+    orders: pd.DataFrame,
+    on_date: str | date,
+    horizon_days: int = ChurnConfig.horizon_days,
+) -> float:
+    """ROC AUC of minus the BG/NBD expected purchases over the churn horizon, on one date.
+
+    The CLV model is fitted on paid orders up to and including `on_date` and scores the labeled
+    snapshot rows of that date: the baseline a churn model should beat. (P(alive) is not used:
+    it is highest for one-time buyers with little history and ranks churn backwards.)
+    """
+    from models_ml.clv import fit_clv, predict_clv  # PyMC import only when asked
+
+    data = labeled[labeled["churned"].notna()]
+    rows = data[_dates(data["snapshot_date"]) == pd.Timestamp(on_date)]
+    as_of = pd.Timestamp(on_date) + pd.Timedelta(days=1)
+    if rows.empty or not (utc_naive(orders["ordered_at"]) < as_of).any():
+        return float("nan")
+    clv = fit_clv(orders, as_of)
+    pred = predict_clv(clv, orders, as_of, horizon_weeks=horizon_days / 7.0)
+    expected = pred.set_index("customer_id")["expected_purchases_12m"]
+    score = -expected.reindex(rows["customer_id"].astype(str).to_numpy()).fillna(0.0).to_numpy()
+    return _auc(rows["churned"].astype(int).to_numpy(), score)
+
+
 def backtest_auc(model: ChurnModel, rows: pd.DataFrame) -> float:
     """ROC AUC of `model` (its validated version when it has one) on labeled `rows`."""
     scorer = model.validated or model

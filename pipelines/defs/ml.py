@@ -268,7 +268,13 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     {"scikitlearn"},
 )
 def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.churn import champion_backtest, label_snapshots, score_churn, train_churn
+    from models_ml.churn import (
+        champion_backtest,
+        clv_baseline_auc,
+        label_snapshots,
+        score_churn,
+        train_churn,
+    )
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -282,6 +288,10 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "marts/customer_features_weekly (backfill_snapshots_job) over the past year first."
         )
     model, metrics = train_churn(labeled, FEATURE_COLS)
+    # the CLV model's expected purchases as a churn score, on the first validation date
+    metrics["baseline_auc_clv_expected_purchases"] = clv_baseline_auc(
+        labeled, orders, metrics["valid_min_date"]
+    )
     train_end = metrics.get("final_calibration_max_date", metrics["train_max_date"])
     tr = tracking("customer_churn")
     champion, champion_ref = load_churn_champion(tr)
