@@ -44,6 +44,10 @@ class ChurnModel:
     config: ChurnConfig = field(default_factory=ChurnConfig)
     # the model validated on the later dates, before the refit on all dates (for backtests)
     validated: ChurnModel | None = None
+    # validation rows' labels and calibrated probabilities (no ids): plots, drift reference
+    validation: pd.DataFrame | None = None
+    # training feature frame sample (no ids): the reference distribution for drift (PSI)
+    training_sample: pd.DataFrame | None = None
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability for each row."""
@@ -246,6 +250,9 @@ def _train(
             "final_calibration_min_date": _day_str(final_calib[0]),
             "final_calibration_max_date": _day_str(final_calib[-1]),
         }
+    model.validation = pd.DataFrame({"churned": yv, "churn_probability": p})
+    x_all = numeric(data, feature_cols)
+    model.training_sample = x_all.sample(min(len(x_all), 20_000), random_state=seed)
     metrics["fit_seconds"] = time.perf_counter() - start
     return model, metrics
 

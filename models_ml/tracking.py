@@ -113,7 +113,7 @@ def _check_artifacts(artifacts: Mapping[str, Any] | None) -> None:
 
 
 def _log_artifacts(artifacts: Mapping[str, Any] | None, tmp: Path) -> None:
-    """Files (paths), frames (CSV/Parquet by name), dicts (JSON) or text."""
+    """Files (paths), frames (CSV/Parquet by name), dicts (JSON), matplotlib figures or text."""
     for name, value in (artifacts or {}).items():
         if isinstance(value, pd.DataFrame):
             target = tmp / name
@@ -126,6 +126,11 @@ def _log_artifacts(artifacts: Mapping[str, Any] | None, tmp: Path) -> None:
             mlflow.log_artifact(str(value))
         elif isinstance(value, dict | list):
             mlflow.log_dict(value, name if name.endswith((".json", ".yaml")) else f"{name}.json")
+        elif hasattr(value, "savefig"):  # a matplotlib Figure (models_ml.plots)
+            mlflow.log_figure(value, name if name.endswith((".png", ".svg")) else f"{name}.png")
+            import matplotlib.pyplot as plt
+
+            plt.close(value)
         else:
             mlflow.log_text(str(value), name)
 

@@ -138,6 +138,7 @@ def ml_asset(name: str, description: str, kinds: set[str]):
     {"scikitlearn"},
 )
 def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from models_ml.plots import segment_profiles_figure
     from models_ml.rfm import rfm_scores
     from models_ml.segments import fit_clusters, segment_stability
 
@@ -165,7 +166,10 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "k": metrics.get("k"),
         },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-        artifacts={"cluster_profiles.csv": profiles},
+        artifacts={
+            "cluster_profiles.csv": profiles,
+            "segment_profiles.png": segment_profiles_figure(profiles),
+        },
         input_example=features[SEGMENT_FEATURES].head(5),
     )
     out = (
@@ -212,6 +216,7 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from models_ml.clv import fit_clv, predict_clv, tier_migration, value_tiers
     from models_ml.config import DEFAULTS
+    from models_ml.plots import clv_distribution_figure
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -240,7 +245,11 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "mean_expected_purchases_12m": float(out["expected_purchases_12m"].mean()),
             **{f"tier_change_{k}": int(v) for k, v in out["tier_change"].value_counts().items()},
         },
-        artifacts={},
+        artifacts={
+            "clv_distribution.png": clv_distribution_figure(
+                out["predicted_clv_12m"], out["value_tier"]
+            )
+        },
         input_example=None,
     )
     out["model_version"] = str(version)
@@ -275,6 +284,7 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         score_churn,
         train_churn,
     )
+    from models_ml.plots import churn_calibration_figure, churn_lift_figure, lift_table
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -305,6 +315,9 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
+    yv, pv = model.validation["churned"], model.validation["churn_probability"]
+    lift = lift_table(yv, pv)
+    metrics["lift_top_decile"] = float(lift["lift"].iloc[0])
     version = tr.log_and_register(
         name="customer_churn",
         model_kind="sklearn",
@@ -317,7 +330,11 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "valid_max_date": metrics["valid_max_date"],
         },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-        artifacts={},
+        artifacts={
+            "churn_calibration.png": churn_calibration_figure(yv, pv),
+            "churn_lift.png": churn_lift_figure(yv, pv),
+            "churn_lift.csv": lift,
+        },
         input_example=latest[FEATURE_COLS].head(5),
         set_champion=False,
     )
