@@ -322,17 +322,21 @@ def promote_if_better(
     champion: float | None,
     higher_is_better: bool = True,
     backtest: str = "",
+    refit_reason: str | None = None,
 ) -> dict[str, Any]:
     """Give `version` the champion alias only if it is at least as good as the champion.
 
     Both scores must come from the same backtest (same rows, both models unseen on them).
-    No champion yet, or no comparable champion score (None), promotes. The decision is written
-    as tags on the challenger's version and its run, and returned.
+    No champion yet, or no comparable champion score (None), promotes; so does a
+    `refit_reason` (e.g. the champion's inputs drifted, 0015). The decision is written as tags
+    on the challenger's version and its run, and returned.
     """
     client = MlflowClient()
     current = champion_version(name)
     if current is None:
         promote, why = True, "no champion yet"
+    elif refit_reason:
+        promote, why = True, f"refit: {refit_reason}"
     elif int(current.version) == int(version):
         promote, why = True, "already champion"
     elif champion is None or not math.isfinite(champion):

@@ -109,6 +109,23 @@ def load_churn_champion(tr):
     return from_estimator(estimator, ref["feature_cols"], ref["reference"]), run
 
 
+def champion_drift_reason(champion_run) -> str | None:
+    """Why the churn champion must be replaced: its latest ml.model_drift rows flag drift."""
+    if champion_run is None:
+        return None
+    with connect(read_only=True) as con:
+        if not table_exists(con, "ml", "model_drift"):
+            return None
+        drifted = con.sql(
+            "select name from ml.model_drift where run_id = ? and refit_recommended "
+            "and status = 'drift' order by psi desc",
+            params=[champion_run.info.run_id],
+        ).fetchall()
+    if not drifted:
+        return None
+    return "champion inputs drifted (PSI >= 0.25): " + ", ".join(r[0] for r in drifted)
+
+
 def tracking(experiment: str = "customer360"):
     """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
@@ -277,6 +294,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     {"scikitlearn"},
 )
 def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from models_ml import drift
     from models_ml.churn import (
         champion_backtest,
         clv_baseline_auc,
@@ -315,6 +333,10 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
+    sample = model.training_sample.assign(
+        churn_probability=model.predict_proba(model.training_sample)
+    )
+    drift_ref = drift.reference(sample, [*FEATURE_COLS, "churn_probability"])
     yv, pv = model.validation["churned"], model.validation["churn_probability"]
     lift = lift_table(yv, pv)
     metrics["lift_top_decile"] = float(lift["lift"].iloc[0])
@@ -334,12 +356,19 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "churn_calibration.png": churn_calibration_figure(yv, pv),
             "churn_lift.png": churn_lift_figure(yv, pv),
             "churn_lift.csv": lift,
+            "drift_reference.json": drift_ref,
         },
         input_example=latest[FEATURE_COLS].head(5),
         set_champion=False,
     )
     decision = tr.promote_if_better(
-        "customer_churn", version, "roc_auc", challenger_auc, champion_auc, backtest=backtest
+        "customer_churn",
+        version,
+        "roc_auc",
+        challenger_auc,
+        champion_auc,
+        backtest=backtest,
+        refit_reason=champion_drift_reason(champion_ref),
     )
     if decision["promoted"] or champion is None:
         scorer, used_version = model, version
@@ -529,4 +558,85 @@ def retention(context: dg.AssetExecutionContext):
     )
 
 
-ml_assets = [customer_segments, customer_value, customer_churn, cross_sell, retention]
+@dg.asset(
+    key=dg.AssetKey(["ml", "model_drift"]),
+    deps=[dg.AssetKey(["ml", "customer_churn"])],
+    group_name="ml",
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    kinds={"python", "mlflow"},
+    description="PSI of the churn model's input features and scores this week versus the "
+    "training data of the model version that scored them (its drift_reference.json in "
+    "MLflow). refit_recommended = any PSI >= 0.25; the next customer_churn run then promotes "
+    "its challenger without the backtest gate.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "churn_inputs_stable",
+            asset=dg.AssetKey(["ml", "model_drift"]),
+            blocking=False,
+            description="Warns when a churn input or the score drifted (PSI >= 0.25).",
+        )
+    ],
+)
+def model_drift(context: dg.AssetExecutionContext):
+    import mlflow
+
+    from models_ml import drift
+
+    with connect(read_only=True) as con:
+        scores = con.sql(
+            "select customer_id, churn_probability, model_version, snapshot_date "
+            "from ml.customer_churn"
+        ).df()
+        snapshot = latest_snapshot(con)
+        features = con.sql(
+            "select * from marts.customer_features_weekly where snapshot_date = ?",
+            params=[snapshot],
+        ).df()
+    version = str(scores["model_version"].iloc[0]) if len(scores) else None
+    tracking("customer_churn")
+    run_id, ref = None, {}
+    if version is not None:
+        run_id = mlflow.MlflowClient().get_model_version("customer_churn", version).run_id
+        try:
+            ref = mlflow.artifacts.load_dict(f"runs:/{run_id}/drift_reference.json")
+        except Exception as exc:  # noqa: BLE001 - versions logged before drift references
+            context.log.warning(f"no drift reference for customer_churn v{version}: {exc}")
+    current = features.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
+    table = drift.drift_table(ref, current, {"churn_probability": "score"})
+    refit = drift.refit_recommended(table)
+    table.insert(0, "snapshot_date", snapshot)
+    table["model_version"] = version
+    table["run_id"] = run_id
+    table["refit_recommended"] = refit
+    rows = write_table("ml.model_drift", table)
+    shown = table[["name", "kind", "psi", "status"]].round(3).to_dict("records")
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "refit_recommended": refit,
+            "max_psi": float(table["psi"].max()) if rows else 0.0,
+            "psi": dg.MetadataValue.md(markdown_table(shown)),
+        }
+    )
+    drifted = table.loc[table["status"] == "drift", "name"].tolist()
+    yield dg.AssetCheckResult(
+        check_name="churn_inputs_stable",
+        passed=not drifted,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"drifted": ", ".join(drifted) or "none", "refit_recommended": refit},
+        description="refit recommended: the next customer_churn run promotes its challenger"
+        if drifted
+        else "inputs and scores stable",
+    )
+
+
+ml_assets = [
+    customer_segments,
+    customer_value,
+    customer_churn,
+    cross_sell,
+    retention,
+    model_drift,
+]

@@ -43,6 +43,7 @@ def test_asset_groups_follow_the_layers(defs):
         "ml/retention_actions",
         "ml/retention_summary",
         "ml/churn_watch_list",
+        "ml/model_drift",
     }
     assert groups["serving"] == {"serving/customer360"}
     assert groups["privacy"] == {"privacy/erasure_requests"}
