@@ -148,6 +148,12 @@ def test_worse_challenger_is_not_promoted_and_better_one_is(store) -> None:
     assert int(tracking.champion_version(name).version) == v3
     lower = tracking.promote_if_better(name, v2, "brier", 0.30, 0.20, higher_is_better=False)
     assert not lower["promoted"] and int(tracking.champion_version(name).version) == v3
+    # a drifted champion is replaced even by a challenger that scores worse (0015)
+    refit = tracking.promote_if_better(
+        name, v2, "roc_auc", 0.70, 0.80, refit_reason="champion inputs drifted: orders_90d"
+    )
+    assert refit["promoted"] and refit["reason"].startswith("refit: champion inputs drifted")
+    assert int(tracking.champion_version(name).version) == v2
 
 
 def test_figures_are_logged_as_png_artifacts(store) -> None:
