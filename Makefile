@@ -73,3 +73,9 @@ crash-trials: install  ## SIGKILL the refresh at random points (20 trials, ~30 m
 
 bi-soak: install  ## a separate BI reader queries the published files during full refreshes
 	$(PY) -m pipelines.ops.bi_reader_soak --min-queries $${QUERIES:-1000}
+.PHONY: bench-analytics
+# CDNOW ships inside the archived lifetimes wheel; installed without its dependencies (dill,
+# autograd are absent, so lifetimes itself is not imported), benchmark only (STACK_FACTS).
+bench-analytics: install  ## CLV + churn benchmark: CDNOW parameters, holdout, churn AUC vs baselines
+	$(UV) pip install --quiet --python $(PY) --no-deps lifetimes==0.11.3
+	$(PY) -m models_ml.bench

@@ -29,6 +29,7 @@ with warnings.catch_warnings():  # arviz announces its refactor with a FutureWar
     warnings.simplefilter("ignore", category=FutureWarning)
     import arviz as az
     from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+    from pymc_marketing.prior import Prior
 
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 OUTPUT_COLUMNS = [
@@ -100,6 +101,13 @@ def _quiet_fit(model: BetaGeoModel | GammaGammaModel, data: pd.DataFrame, cfg: C
         )
 
 
+def bgnbd_model(cfg: ClvConfig) -> BetaGeoModel:
+    """An unfitted BG/NBD: library default priors, or HalfFlat ones (= maximum likelihood)."""
+    if not cfg.flat_priors:
+        return BetaGeoModel()
+    return BetaGeoModel(model_config={k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")})
+
+
 def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) -> ClvModel:
     """Fit BG/NBD on all customers and Gamma-Gamma on repeat buyers, both by MAP."""
     cfg = config or ClvConfig()
@@ -107,7 +115,7 @@ def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) 
     summary = clv_summary(orders, as_of)
     if summary.empty:
         raise ValueError("no paid orders before as_of")
-    bgnbd = BetaGeoModel()
+    bgnbd = bgnbd_model(cfg)
     _quiet_fit(bgnbd, summary[["customer_id", "frequency", "recency", "T"]], cfg)
 
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]

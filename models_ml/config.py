@@ -36,6 +36,9 @@ class ClvConfig:
     seed: int = SEED
     map_maxeval: int = 5000
     min_repeat_customers: int = 20  # fewer repeat buyers than this: no Gamma-Gamma fit
+    # HalfFlat priors on r, alpha, a, b make the MAP fit the maximum-likelihood fit of the
+    # papers (CDNOW parameters to 0.1 %); the library's default priors shrink a and b (0013)
+    flat_priors: bool = False
     top_share: float = 0.2
     middle_share: float = 0.3
 
@@ -67,7 +70,9 @@ class ChurnConfig:
     high_risk: float = 0.6
     medium_risk: float = 0.3
     n_reasons: int = 3
-    min_reason_delta: float = 0.005  # ignore contributions smaller than this probability
+    # a reason needs a SHAP value (log-odds of churn) of at least this: 0.05 ~ 1 point of
+    # probability near p = 0.5 (0014)
+    min_reason_shap: float = 0.05
     n_threads: int | None = None  # OpenMP cap for the booster; None = all cores
 
 
@@ -119,6 +124,8 @@ class RetentionConfig:
     high_value_tiers: tuple[str, ...] = ("top",)  # value tiers that count as high value
     high_risk_min_probability: float = 0.5  # churn probability from which risk is high
     plays: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_PLAYS))
+    watch_list_bands: tuple[str, ...] = ("high",)  # churn risk bands on the churn watch list
+    watch_list_size: int | None = None  # keep the largest value at risk only; None = all
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,36 @@ def retention_actions(
         {q: p.get("description", "") for q, p in cfg.plays.items()}
     )
     return actions, summary[SUMMARY_COLUMNS]
+
+
+WATCH_LIST_COLUMNS = [
+    "rank",
+    "customer_id",
+    "churn_probability",
+    "risk_band",
+    "predicted_clv_12m",
+    "value_tier",
+    "value_at_risk_cny",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "play",
+]
+
+
+def churn_watch_list(actions: pd.DataFrame, config: RetentionConfig | None = None) -> pd.DataFrame:
+    """Customers in the watch-list risk bands (default: high), largest value at risk first.
+
+    `actions` is the output of `retention_actions` (it already carries CLV, churn probability,
+    reasons and play). rank 1 = the most value at risk; ties broken by customer_id.
+    """
+    cfg = config or RetentionConfig()
+    watch = actions[actions["risk_band"].isin(cfg.watch_list_bands)]
+    watch = watch.sort_values(
+        ["value_at_risk_cny", "customer_id"], ascending=[False, True], kind="stable"
+    )
+    if cfg.watch_list_size is not None:
+        watch = watch.head(cfg.watch_list_size)
+    watch = watch.reset_index(drop=True)
+    watch.insert(0, "rank", np.arange(1, len(watch) + 1))
+    return watch[WATCH_LIST_COLUMNS]

@@ -113,7 +113,7 @@ def _check_artifacts(artifacts: Mapping[str, Any] | None) -> None:
 
 
 def _log_artifacts(artifacts: Mapping[str, Any] | None, tmp: Path) -> None:
-    """Files (paths), frames (CSV/Parquet by name), dicts (JSON) or text."""
+    """Files (paths), frames (CSV/Parquet by name), dicts (JSON), matplotlib figures or text."""
     for name, value in (artifacts or {}).items():
         if isinstance(value, pd.DataFrame):
             target = tmp / name
@@ -126,6 +126,11 @@ def _log_artifacts(artifacts: Mapping[str, Any] | None, tmp: Path) -> None:
             mlflow.log_artifact(str(value))
         elif isinstance(value, dict | list):
             mlflow.log_dict(value, name if name.endswith((".json", ".yaml")) else f"{name}.json")
+        elif hasattr(value, "savefig"):  # a matplotlib Figure (models_ml.plots)
+            mlflow.log_figure(value, name if name.endswith((".png", ".svg")) else f"{name}.png")
+            import matplotlib.pyplot as plt
+
+            plt.close(value)
         else:
             mlflow.log_text(str(value), name)
 
@@ -317,17 +322,21 @@ def promote_if_better(
     champion: float | None,
     higher_is_better: bool = True,
     backtest: str = "",
+    refit_reason: str | None = None,
 ) -> dict[str, Any]:
     """Give `version` the champion alias only if it is at least as good as the champion.
 
     Both scores must come from the same backtest (same rows, both models unseen on them).
-    No champion yet, or no comparable champion score (None), promotes. The decision is written
-    as tags on the challenger's version and its run, and returned.
+    No champion yet, or no comparable champion score (None), promotes; so does a
+    `refit_reason` (e.g. the champion's inputs drifted, 0015). The decision is written as tags
+    on the challenger's version and its run, and returned.
     """
     client = MlflowClient()
     current = champion_version(name)
     if current is None:
         promote, why = True, "no champion yet"
+    elif refit_reason:
+        promote, why = True, f"refit: {refit_reason}"
     elif int(current.version) == int(version):
         promote, why = True, "already champion"
     elif champion is None or not math.isfinite(champion):

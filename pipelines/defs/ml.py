@@ -112,6 +112,23 @@ def load_churn_champion(tr):
     return from_estimator(estimator, ref["feature_cols"], ref["reference"]), run
 
 
+def champion_drift_reason(champion_run) -> str | None:
+    """Why the churn champion must be replaced: its latest ml.model_drift rows flag drift."""
+    if champion_run is None:
+        return None
+    with connect(read_only=True) as con:
+        if not table_exists(con, "ml", "model_drift"):
+            return None
+        drifted = con.sql(
+            "select name from ml.model_drift where run_id = ? and refit_recommended "
+            "and status = 'drift' order by psi desc",
+            params=[champion_run.info.run_id],
+        ).fetchall()
+    if not drifted:
+        return None
+    return "champion inputs drifted (PSI >= 0.25): " + ", ".join(r[0] for r in drifted)
+
+
 def tracking(experiment: str = "customer360"):
     """models_ml.tracking pointed at `experiment` (one experiment per model)."""
     from models_ml import tracking
@@ -141,6 +158,7 @@ def ml_asset(name: str, description: str, kinds: set[str]):
     {"scikitlearn"},
 )
 def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from models_ml.plots import segment_profiles_figure
     from models_ml.rfm import rfm_scores
     from models_ml.segments import fit_clusters, segment_stability
 
@@ -169,7 +187,10 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "k": metrics.get("k"),
         },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-        artifacts={"cluster_profiles.csv": profiles},
+        artifacts={
+            "cluster_profiles.csv": profiles,
+            "segment_profiles.png": segment_profiles_figure(profiles),
+        },
         input_example=features[SEGMENT_FEATURES].head(5),
     )
     out = (
@@ -216,6 +237,7 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from models_ml.clv import fit_clv, predict_clv, tier_migration, value_tiers
     from models_ml.config import DEFAULTS
+    from models_ml.plots import clv_distribution_figure
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -244,7 +266,11 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "mean_expected_purchases_12m": float(out["expected_purchases_12m"].mean()),
             **{f"tier_change_{k}": int(v) for k, v in out["tier_change"].value_counts().items()},
         },
-        artifacts={},
+        artifacts={
+            "clv_distribution.png": clv_distribution_figure(
+                out["predicted_clv_12m"], out["value_tier"]
+            )
+        },
         input_example=None,
     )
     out["model_version"] = str(version)
@@ -272,7 +298,15 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     {"scikitlearn"},
 )
 def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.churn import champion_backtest, label_snapshots, score_churn, train_churn
+    from models_ml import drift
+    from models_ml.churn import (
+        champion_backtest,
+        clv_baseline_auc,
+        label_snapshots,
+        score_churn,
+        train_churn,
+    )
+    from models_ml.plots import churn_calibration_figure, churn_lift_figure, lift_table
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -288,6 +322,10 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "marts/customer_features_weekly (backfill_snapshots_job) over the past year first."
         )
     model, metrics = train_churn(labeled, FEATURE_COLS)
+    # the CLV model's expected purchases as a churn score, on the first validation date
+    metrics["baseline_auc_clv_expected_purchases"] = clv_baseline_auc(
+        labeled, orders, metrics["valid_min_date"]
+    )
     train_end = metrics.get("final_calibration_max_date", metrics["train_max_date"])
     tr = tracking("customer_churn")
     champion, champion_ref = load_churn_champion(tr)
@@ -301,6 +339,13 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
+    sample = model.training_sample.assign(
+        churn_probability=model.predict_proba(model.training_sample)
+    )
+    drift_ref = drift.reference(sample, [*FEATURE_COLS, "churn_probability"])
+    yv, pv = model.validation["churned"], model.validation["churn_probability"]
+    lift = lift_table(yv, pv)
+    metrics["lift_top_decile"] = float(lift["lift"].iloc[0])
     version = tr.log_and_register(
         name="customer_churn",
         model_kind="sklearn",
@@ -313,12 +358,23 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "valid_max_date": metrics["valid_max_date"],
         },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-        artifacts={},
+        artifacts={
+            "churn_calibration.png": churn_calibration_figure(yv, pv),
+            "churn_lift.png": churn_lift_figure(yv, pv),
+            "churn_lift.csv": lift,
+            "drift_reference.json": drift_ref,
+        },
         input_example=latest[FEATURE_COLS].head(5),
         set_champion=False,
     )
     decision = tr.promote_if_better(
-        "customer_churn", version, "roc_auc", challenger_auc, champion_auc, backtest=backtest
+        "customer_churn",
+        version,
+        "roc_auc",
+        challenger_auc,
+        champion_auc,
+        backtest=backtest,
+        refit_reason=champion_drift_reason(champion_ref),
     )
     if decision["promoted"] or champion is None:
         scorer, used_version = model, version
@@ -449,29 +505,40 @@ def cross_sell(context: dg.AssetExecutionContext):
             owners=OWNERS,
             kinds={"python"},
         ),
+        dg.AssetSpec(
+            dg.AssetKey(["ml", "churn_watch_list"]),
+            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
+            description="High-risk customers ranked by value at risk (CLV x churn probability), "
+            "with the top three SHAP churn reasons in words and the retention play.",
+            group_name="ml",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
     ],
     pool=WAREHOUSE_POOL,
     name="retention",
 )
 def retention(context: dg.AssetExecutionContext):
-    from models_ml.retention import load_config, retention_actions
+    from models_ml.retention import churn_watch_list, load_config, retention_actions
 
     cfg = load_config(settings().retention_plays_file)
     with connect(read_only=True) as con:
         value = con.sql("select * from ml.customer_value").df()
         churn = con.sql("select * from ml.customer_churn").df()
     actions, summary = retention_actions(value, churn, cfg)
+    watch = churn_watch_list(actions, cfg)
     snapshot = churn["snapshot_date"].max() if len(churn) else None
     versions: dict[str, str | None] = {}
     for frame, name in ((value, "value"), (churn, "churn")):
         known = "model_version" in frame and len(frame)
         versions[f"{name}_model_version"] = str(frame["model_version"].iloc[0]) if known else None
-    for frame in (actions, summary):
+    for frame in (actions, summary, watch):
         frame.insert(0, "snapshot_date", snapshot)
         for key, v in versions.items():
             frame[key] = v
     rows_a = write_table("ml.retention_actions", actions)
     write_table("ml.retention_summary", summary)
+    rows_w = write_table("ml.churn_watch_list", watch)
     shown = summary[["quadrant", "play", "customers", "value_at_risk_cny"]].round(0)
     yield dg.MaterializeResult(
         asset_key=dg.AssetKey(["ml", "retention_actions"]),
@@ -488,6 +555,94 @@ def retention(context: dg.AssetExecutionContext):
             "quadrants": dg.MetadataValue.md(markdown_table(shown.to_dict("records"))),
         },
     )
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey(["ml", "churn_watch_list"]),
+        metadata={
+            "dagster/row_count": rows_w,
+            "value_at_risk_cny": float(watch["value_at_risk_cny"].sum()),
+        },
+    )
 
 
-ml_assets = [customer_segments, customer_value, customer_churn, cross_sell, retention]
+@dg.asset(
+    key=dg.AssetKey(["ml", "model_drift"]),
+    deps=[dg.AssetKey(["ml", "customer_churn"])],
+    group_name="ml",
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    kinds={"python", "mlflow"},
+    description="PSI of the churn model's input features and scores this week versus the "
+    "training data of the model version that scored them (its drift_reference.json in "
+    "MLflow). refit_recommended = any PSI >= 0.25; the next customer_churn run then promotes "
+    "its challenger without the backtest gate.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "churn_inputs_stable",
+            asset=dg.AssetKey(["ml", "model_drift"]),
+            blocking=False,
+            description="Warns when a churn input or the score drifted (PSI >= 0.25).",
+        )
+    ],
+)
+def model_drift(context: dg.AssetExecutionContext):
+    import mlflow
+
+    from models_ml import drift
+
+    with connect(read_only=True) as con:
+        scores = con.sql(
+            "select customer_id, churn_probability, model_version, snapshot_date "
+            "from ml.customer_churn"
+        ).df()
+        snapshot = latest_snapshot(con)
+        features = con.sql(
+            "select * from marts.customer_features_weekly where snapshot_date = ?",
+            params=[snapshot],
+        ).df()
+    version = str(scores["model_version"].iloc[0]) if len(scores) else None
+    tracking("customer_churn")
+    run_id, ref = None, {}
+    if version is not None:
+        run_id = mlflow.MlflowClient().get_model_version("customer_churn", version).run_id
+        try:
+            ref = mlflow.artifacts.load_dict(f"runs:/{run_id}/drift_reference.json")
+        except Exception as exc:  # noqa: BLE001 - versions logged before drift references
+            context.log.warning(f"no drift reference for customer_churn v{version}: {exc}")
+    current = features.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
+    table = drift.drift_table(ref, current, {"churn_probability": "score"})
+    refit = drift.refit_recommended(table)
+    table.insert(0, "snapshot_date", snapshot)
+    table["model_version"] = version
+    table["run_id"] = run_id
+    table["refit_recommended"] = refit
+    rows = write_table("ml.model_drift", table)
+    shown = table[["name", "kind", "psi", "status"]].round(3).to_dict("records")
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "refit_recommended": refit,
+            "max_psi": float(table["psi"].max()) if rows else 0.0,
+            "psi": dg.MetadataValue.md(markdown_table(shown)),
+        }
+    )
+    drifted = table.loc[table["status"] == "drift", "name"].tolist()
+    yield dg.AssetCheckResult(
+        check_name="churn_inputs_stable",
+        passed=not drifted,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"drifted": ", ".join(drifted) or "none", "refit_recommended": refit},
+        description="refit recommended: the next customer_churn run promotes its challenger"
+        if drifted
+        else "inputs and scores stable",
+    )
+
+
+ml_assets = [
+    customer_segments,
+    customer_value,
+    customer_churn,
+    cross_sell,
+    retention,
+    model_drift,
+]

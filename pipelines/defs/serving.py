@@ -22,6 +22,7 @@ BI_TABLES = [
     "product_affinity",
     "retention_actions",
     "retention_summary",
+    "churn_watch_list",
 ]
 
 

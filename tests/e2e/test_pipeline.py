@@ -373,3 +373,27 @@ def test_cross_sell_and_retention_tables(wh):
     assert scalar(wh, "select count(*) from bi.retention_actions where play is null") == 0
     # weekly increments: last week's tiers are known, so some customers have a tier change
     assert scalar(wh, "select count(*) from bi.customer_value where tier_change <> 'new'") > 0
+
+
+def test_churn_watch_list_drift_and_plots(demo, wh):
+    from mlflow import MlflowClient
+
+    # watch list: the high-risk rows of the retention matrix, largest value at risk first
+    high = scalar(wh, "select count(*) from bi.retention_actions where risk_band = 'high'")
+    assert scalar(wh, "select count(*) from bi.churn_watch_list") == high
+    watch = wh.sql("select rank, value_at_risk_cny, reason_1 from bi.churn_watch_list "
+                   "order by rank").df()
+    assert watch["value_at_risk_cny"].is_monotonic_decreasing
+    assert (watch["reason_1"] != "").mean() > 0.9  # SHAP reasons below 0.05 log-odds are left out
+    # drift: one PSI row per churn feature plus the score, for the version that scored
+    drift = wh.sql("select * from ml.model_drift").df()
+    assert "churn_probability" in set(drift["name"])
+    assert drift["psi"].notna().all() and (drift["psi"] >= 0).all()
+    scored = scalar(wh, "select any_value(model_version) from ml.customer_churn")
+    assert set(drift["model_version"]) == {scored}
+    client = MlflowClient(tracking_uri=f"sqlite:///{demo['dir'] / 'mlflow/mlflow.db'}")
+    version = client.get_model_version_by_alias("customer_churn", "champion")
+    paths = {a.path for a in client.list_artifacts(version.run_id)}
+    assert {"churn_calibration.png", "churn_lift.png", "drift_reference.json"} <= paths
+    run = client.get_run(version.run_id)
+    assert "baseline_auc_clv_expected_purchases" in run.data.metrics

@@ -42,6 +42,8 @@ def test_asset_groups_follow_the_layers(defs):
         "ml/product_affinity",
         "ml/retention_actions",
         "ml/retention_summary",
+        "ml/churn_watch_list",
+        "ml/model_drift",
     }
     assert groups["serving"] == {"serving/customer360"}
     assert groups["privacy"] == {"privacy/erasure_requests"}
@@ -67,6 +69,7 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/product_affinity",
         "bi/retention_actions",
         "bi/retention_summary",
+        "bi/churn_watch_list",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 

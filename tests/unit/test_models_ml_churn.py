@@ -216,3 +216,43 @@ def test_champion_backtest_uses_rows_unseen_by_both(trained) -> None:
     assert cut[1] in how and cut[0] not in how
     _, none, how = champion_backtest(model, model, labeled, metrics["valid_min_date"], cut[-1])
     assert none is None and "no labeled dates" in how
+
+
+def test_reasons_are_exact_shap_values(trained) -> None:
+    import shap
+
+    from models_ml._frames import numeric
+    from models_ml.churn import contributions
+
+    labeled, model, _ = trained
+    x = numeric(labeled.head(300), model.feature_cols)
+    values = contributions(model, x)
+    assert values.shape == (300, len(model.feature_cols))
+    expected = shap.TreeExplainer(model.base).expected_value
+    # SHAP values add up to the booster's raw score (log-odds), rows with NaN included
+    np.testing.assert_allclose(
+        values.sum(axis=1) + np.ravel(expected)[-1], model.base.decision_function(x), atol=1e-6
+    )
+    days = model.feature_cols.index("days_since_last_order")
+    assert np.corrcoef(x["days_since_last_order"], values[:, days])[0, 1] > 0.5
+
+
+def test_clv_baseline_auc_ranks_frequent_buyers_as_staying() -> None:
+    from models_ml.churn import clv_baseline_auc
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-01-01")
+    rows, labels = [], []
+    for i in range(120):
+        frequent = i % 2 == 0
+        gaps = rng.exponential(10 if frequent else 120, 100)
+        days = np.cumsum(gaps)
+        days = days[days < 360]
+        rows += [(f"c{i}", start + pd.Timedelta(days=float(d)), 100.0) for d in days]
+        labels.append((f"c{i}", 0.0 if frequent else 1.0))
+    orders = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount_cny"])
+    labeled = pd.DataFrame(labels, columns=["customer_id", "churned"])
+    labeled["snapshot_date"] = date(2024, 12, 26)
+    auc = clv_baseline_auc(labeled, orders, "2024-12-26", horizon_days=90)
+    assert auc > 0.8
+    assert np.isnan(clv_baseline_auc(labeled, orders, "2023-06-01"))

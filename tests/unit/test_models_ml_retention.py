@@ -88,3 +88,33 @@ def test_shipped_example_yaml_loads():
     cfg = load_config(Path(models_ml.__file__).parent / "retention_plays.example.yaml")
     assert set(cfg.plays) == set(QUADRANTS)
     assert cfg.high_value_tiers == ("top",)
+
+
+def test_churn_watch_list_keeps_high_risk_sorted_by_value_at_risk():
+    from models_ml.retention import churn_watch_list
+
+    value = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "predicted_clv_12m": [100.0, 1000.0, 500.0, 5000.0],
+            "value_tier": ["base", "top", "middle", "top"],
+        }
+    )
+    churn = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "churn_probability": [0.9, 0.7, 0.8, 0.1],
+            "risk_band": ["high", "high", "high", "low"],
+            "reason_1": ["no order for 200 days", "", "", ""],
+        }
+    )
+    actions, _ = retention_actions(value, churn)
+    watch = churn_watch_list(actions)
+    assert list(watch["customer_id"]) == ["b", "c", "a"]  # d is low risk
+    assert list(watch["rank"]) == [1, 2, 3]
+    assert watch["value_at_risk_cny"].tolist() == pytest.approx([700.0, 400.0, 90.0])
+    assert watch.loc[watch["customer_id"] == "a", "reason_1"].item() == "no order for 200 days"
+    top1 = churn_watch_list(actions, RetentionConfig(watch_list_size=1))
+    assert list(top1["customer_id"]) == ["b"]
+    wider = churn_watch_list(actions, RetentionConfig(watch_list_bands=("high", "low")))
+    assert list(wider["customer_id"]) == ["b", "d", "c", "a"]  # d: 5000 x 0.1 = 500

@@ -148,3 +148,23 @@ def test_worse_challenger_is_not_promoted_and_better_one_is(store) -> None:
     assert int(tracking.champion_version(name).version) == v3
     lower = tracking.promote_if_better(name, v2, "brier", 0.30, 0.20, higher_is_better=False)
     assert not lower["promoted"] and int(tracking.champion_version(name).version) == v3
+    # a drifted champion is replaced even by a challenger that scores worse (0015)
+    refit = tracking.promote_if_better(
+        name, v2, "roc_auc", 0.70, 0.80, refit_reason="champion inputs drifted: orders_90d"
+    )
+    assert refit["promoted"] and refit["reason"].startswith("refit: champion inputs drifted")
+    assert int(tracking.champion_version(name).version) == v2
+
+
+def test_figures_are_logged_as_png_artifacts(store) -> None:
+    from models_ml.plots import churn_lift_figure
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    fig = churn_lift_figure(y, y + rng.random(200))
+    run_id = tracking.log_run("figure_test", params={"k": 1}, artifacts={"lift.png": fig})
+    paths = {a.path for a in MlflowClient().list_artifacts(run_id)}
+    assert "lift.png" in paths
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="lift.png")
+    with open(local, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
