@@ -22,6 +22,9 @@ BI_TABLES = [
     "product_affinity",
     "retention_actions",
     "retention_summary",
+    "campaign_results",
+    "campaign_targets",
+    "retention_campaigns",
 ]
 
 

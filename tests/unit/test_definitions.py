@@ -42,6 +42,8 @@ def test_asset_groups_follow_the_layers(defs):
         "ml/product_affinity",
         "ml/retention_actions",
         "ml/retention_summary",
+        "ml/campaign_results",
+        "ml/campaign_scores",
     }
     assert groups["serving"] == {"serving/customer360"}
     assert groups["privacy"] == {"privacy/erasure_requests"}
@@ -67,6 +69,9 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/product_affinity",
         "bi/retention_actions",
         "bi/retention_summary",
+        "bi/campaign_results",
+        "bi/campaign_targets",
+        "bi/retention_campaigns",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 
