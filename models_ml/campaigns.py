@@ -14,9 +14,10 @@ Per campaign (and per segment) the treatment and control rates are compared:
 
 A campaign whose conversion interval includes 0 is reported `not_significant`.
 
-Targeting (`fit_uplift_model`, `score_uplift`, `assign_holdout`): a gradient-boosting classifier
-of conversion on features from the week before each past campaign plus the treatment flag
-(an S-learner); a customer's uplift score is P(convert | treated) - P(convert | not treated).
+Targeting (`fit_uplift_model`, `score_uplift`, `assign_holdout`): a regularised logistic
+regression of conversion on features from the week before each past campaign, the treatment
+flag and their interactions (an S-learner); a customer's uplift score is
+P(convert | treated) - P(convert | not treated).
 The target list for the next campaign is taken from the highest scores among contactable
 customers, and a seeded random share is held out as the control group.
 """
@@ -90,8 +91,8 @@ class CampaignConfig:
     control_share: float = 0.2  # share of the next campaign's targets held out as control
     target_share: float = 0.3  # share of contactable customers targeted (highest uplift)
     seed: int = 42
-    max_iter: int = 200
-    learning_rate: float = 0.05
+    max_iter: int = 1000
+    regularisation_c: float = 0.1  # inverse L2 strength of the logistic regression
 
 
 def campaign_starts(members: pd.DataFrame) -> pd.DataFrame:
@@ -285,23 +286,36 @@ def validation_split(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train[~last], train[last]
 
 
+def design(features: pd.DataFrame, feature_cols: list[str], treatment) -> pd.DataFrame:
+    """Model inputs: signed log1p of each feature (missing -> -1), the treatment flag and
+    each feature x treatment (so the effect of the campaign may differ by customer)."""
+    x = features[feature_cols].astype(float)
+    x = np.sign(x) * np.log1p(x.abs())
+    x = x.fillna(-1.0).reset_index(drop=True)
+    t = pd.Series(np.broadcast_to(np.asarray(treatment, dtype=float), len(x)))
+    inter = x.mul(t, axis=0).add_suffix("_x_treatment")
+    return pd.concat([x, t.rename("treatment"), inter], axis=1)
+
+
 def fit_uplift_model(train: pd.DataFrame, feature_cols: list[str],
                      cfg: CampaignConfig = CampaignConfig()):
-    """Gradient-boosted classifier of `converted` on features + treatment flag (S-learner)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """Regularised logistic regression of `converted` on features, treatment and their
+    interactions (an S-learner; few conversions per campaign do not support a deeper model)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    x = train[feature_cols].astype(float).assign(treatment=train["is_treatment"].astype(float))
-    model = HistGradientBoostingClassifier(max_iter=cfg.max_iter, learning_rate=cfg.learning_rate,
-                                           random_state=cfg.seed, early_stopping=False)
-    model.fit(x, train["converted"].astype(int))
+    x = design(train, feature_cols, train["is_treatment"].to_numpy(float))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.regularisation_c,
+                                                               max_iter=cfg.max_iter))
+    model.fit(x, train["converted"].astype(int).to_numpy())
     return model
 
 
 def score_uplift(model, features: pd.DataFrame, feature_cols: list[str]) -> pd.DataFrame:
     """P(convert | treated), P(convert | not treated) and their difference per row."""
-    x = features[feature_cols].astype(float)
-    p1 = model.predict_proba(x.assign(treatment=1.0))[:, 1]
-    p0 = model.predict_proba(x.assign(treatment=0.0))[:, 1]
+    p1 = model.predict_proba(design(features, feature_cols, 1.0))[:, 1]
+    p0 = model.predict_proba(design(features, feature_cols, 0.0))[:, 1]
     return pd.DataFrame({"customer_id": features["customer_id"].to_numpy(),
                          "p_convert_treated": p1, "p_convert_untreated": p0,
                          "uplift_score": p1 - p0})

@@ -126,6 +126,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
                     ) -> dg.MaterializeResult:
     from models_ml.campaigns import (
         assign_holdout,
+        design,
         fit_uplift_model,
         score_uplift,
         standardised_mean_differences,
@@ -181,10 +182,10 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
         model=model,
         params={"features": ",".join(FEATURE_COLS + ["treatment"]),
                 "attribution_days": cfg.attribution_days, "snapshot_date": str(snapshot),
-                "learner": "s-learner HistGradientBoostingClassifier"},
+                "learner": "s-learner logistic regression with treatment interactions"},
         metrics=metrics,
         artifacts={},
-        input_example=train[FEATURE_COLS].head(5).assign(treatment=1.0),
+        input_example=design(train.head(5), FEATURE_COLS, 1.0),
     )
     out["model_version"] = str(version)
     rows = write_table("ml.campaign_scores", out)

@@ -194,7 +194,7 @@ def test_uplift_model_ranks_persuadable_customers_first():
     train = training_frame(outcomes, snaps, ["x", "noise"])
     fit, valid = validation_split(train)
     assert set(valid["campaign_id"]) == {"c2"} and set(fit["campaign_id"]) == {"c1"}
-    model = fit_uplift_model(fit, ["x", "noise"], CampaignConfig(max_iter=100))
+    model = fit_uplift_model(fit, ["x", "noise"], CampaignConfig())
     scored = score_uplift(model, valid, ["x", "noise"])
     scored[["is_treatment", "converted"]] = valid[["is_treatment", "converted"]].to_numpy()
     scored["x"] = valid["x"].to_numpy()
