@@ -321,14 +321,26 @@ def score_uplift(model, features: pd.DataFrame, feature_cols: list[str]) -> pd.D
                          "uplift_score": p1 - p0})
 
 
-def uplift_at_k(scored: pd.DataFrame, k: float) -> float:
-    """Observed uplift (treatment minus control conversion rate) among the top share k by
-    uplift_score. scored: uplift_score, is_treatment, converted."""
-    top = scored.nlargest(max(1, int(round(len(scored) * k))), "uplift_score")
-    t, c = top[top["is_treatment"]], top[~top["is_treatment"]]
-    if len(t) == 0 or len(c) == 0:
-        return float("nan")
-    return float(t["converted"].mean() - c["converted"].mean())
+def uplift_metrics(scored: pd.DataFrame, k: float = 0.3) -> dict[str, float]:
+    """Qini AUC and observed uplift in the top share k by uplift_score (scikit-uplift) and over
+    everyone. scored: uplift_score, is_treatment, converted."""
+    import warnings
+
+    from sklift.metrics import qini_auc_score, uplift_at_k
+
+    y = scored["converted"].astype(int).to_numpy()
+    t = scored["is_treatment"].astype(int).to_numpy()
+    out = {"uplift_all": float(y[t == 1].mean() - y[t == 0].mean())
+           if 0 < t.sum() < len(t) else float("nan")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out["qini_auc"] = float(qini_auc_score(y, scored["uplift_score"].to_numpy(), t))
+            out[f"uplift_top{int(k * 100)}"] = float(
+                uplift_at_k(y, scored["uplift_score"].to_numpy(), t, strategy="overall", k=k))
+        except ValueError:  # e.g. no conversions or one group only in the validation campaign
+            pass
+    return out
 
 
 def assign_holdout(customer_ids: pd.Series, control_share: float, seed: int) -> pd.Series:

@@ -25,6 +25,7 @@ from pipelines.warehouse import connect
 MEMBERS = dg.AssetKey(["marts", "campaign_members"])
 ORDERS = dg.AssetKey(["marts", "orders"])
 MIN_TRAINING_ROWS = 200  # fewer past members with features: no model, no scores
+MAX_SMD = 0.2  # held-out vs targeted customers: a larger standardised difference is suspect
 _D = CampaignConfig()
 
 
@@ -117,6 +118,10 @@ def campaign_results(context: dg.AssetExecutionContext, config: CampaignRunConfi
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
     kinds={"python", "mlflow", "scikitlearn"},
+    check_specs=[dg.AssetCheckSpec(
+        "control_group_balanced", asset=dg.AssetKey(["ml", "campaign_scores"]),
+        description=f"Held-out customers look like the others: standardised mean difference "
+        f"of every feature below {MAX_SMD}.")],
     description="Uplift score per customer for the next campaign (model `campaign_response` in "
     "MLflow, trained on the members of past campaigns with their features from the week before "
     "the send), and the seeded random draw that holds a customer out as control. "
@@ -131,7 +136,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
         score_uplift,
         standardised_mean_differences,
         training_frame,
-        uplift_at_k,
+        uplift_metrics,
         validation_split,
     )
 
@@ -160,8 +165,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
                                                   scored["p_convert_untreated"])
         if scored["converted"].nunique() == 2:
             metrics["valid_roc_auc"] = float(roc_auc_score(scored["converted"], p_obs))
-        metrics["valid_uplift_all"] = uplift_at_k(scored, 1.0)
-        metrics["valid_uplift_top30"] = uplift_at_k(scored, 0.3)
+        metrics |= {f"valid_{k}": v for k, v in uplift_metrics(scored, 0.3).items()}
         metrics["valid_campaigns"] = float(valid_part["campaign_id"].nunique())
     model = fit_uplift_model(train, FEATURE_COLS, cfg)
     snapshot = snapshots["snapshot_date"].max()
@@ -189,7 +193,11 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
     )
     out["model_version"] = str(version)
     rows = write_table("ml.campaign_scores", out)
+    worst = max(smd, key=smd.get)
     return dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(
+            check_name="control_group_balanced", passed=bool(smd[worst] < MAX_SMD),
+            metadata={"worst_feature": worst, "max_smd": round(smd[worst], 4)})],
         metadata={
             "dagster/row_count": rows,
             "snapshot_date": str(snapshot),

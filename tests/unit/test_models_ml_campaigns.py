@@ -16,7 +16,7 @@ from models_ml.campaigns import (
     score_uplift,
     standardised_mean_differences,
     training_frame,
-    uplift_at_k,
+    uplift_metrics,
     validation_split,
 )
 
@@ -200,7 +200,10 @@ def test_uplift_model_ranks_persuadable_customers_first():
     scored["x"] = valid["x"].to_numpy()
     assert scored.loc[scored["x"] > 0.5, "uplift_score"].mean() > scored.loc[
         scored["x"] < -0.5, "uplift_score"].mean() + 0.05
-    assert uplift_at_k(scored, 0.3) > uplift_at_k(scored, 1.0) + 0.03
+    good = uplift_metrics(scored, 0.3)
+    assert good["uplift_top30"] > good["uplift_all"] + 0.03
+    shuffled = uplift_metrics(scored.assign(uplift_score=rng.permutation(scored["uplift_score"])))
+    assert good["qini_auc"] > shuffled["qini_auc"] + 0.01
 
 
 def test_holdout_is_seeded_random_and_balanced():
