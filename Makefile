@@ -79,3 +79,6 @@ bi-soak: install  ## a separate BI reader queries the published files during ful
 bench-analytics: install  ## CLV + churn benchmark: CDNOW parameters, holdout, churn AUC vs baselines
 	$(UV) pip install --quiet --python $(PY) --no-deps lifetimes==0.11.3
 	$(PY) -m models_ml.bench
+.PHONY: bench-campaigns
+bench-campaigns: install  ## campaign uplift intervals vs the generator's true uplift (coverage)
+	$(PY) -m pipelines.campaign_bench

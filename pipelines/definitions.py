@@ -11,6 +11,7 @@ from pipelines.defs.automation import (
     weekly_refresh_job,
     weekly_refresh_job_schedule,
 )
+from pipelines.defs.campaigns import campaign_assets
 from pipelines.defs.dbt import dbt_bi, dbt_features, dbt_marts, dbt_resource, dbt_staging
 from pipelines.defs.identity import identity_resolution
 from pipelines.defs.ingestion import ingestion_assets
@@ -27,6 +28,7 @@ defs = dg.Definitions(
         dbt_marts,
         dbt_features,
         *ml_assets,
+        *campaign_assets,
         dbt_bi,
         serving_files,
         erasure_requests,

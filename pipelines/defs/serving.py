@@ -23,6 +23,9 @@ BI_TABLES = [
     "retention_actions",
     "retention_summary",
     "churn_watch_list",
+    "campaign_results",
+    "campaign_targets",
+    "retention_campaigns",
 ]
 
 

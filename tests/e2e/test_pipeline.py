@@ -397,3 +397,48 @@ def test_churn_watch_list_drift_and_plots(demo, wh):
     assert {"churn_calibration.png", "churn_lift.png", "drift_reference.json"} <= paths
     run = client.get_run(version.run_id)
     assert "baseline_auc_clv_expected_purchases" in run.data.metrics
+
+
+def test_campaign_results_cover_the_true_uplift(demo, wh):
+    results = wh.sql(
+        "select * from bi.campaign_results where segment_type = 'all' and control_members > 0"
+    ).df()
+    truth = pd.read_csv(demo["dir"] / "truth/campaign_uplift.csv", dtype={"campaign_id": str})
+    both = results.merge(truth, on="campaign_id", validate="one_to_one")
+    assert len(both) == len(truth) == 8
+    covered = [
+        (both[f"{m}_uplift_ci_low"] <= both[f"true_uplift_{m}"])
+        & (both[f"true_uplift_{m}"] <= both[f"{m}_uplift_ci_high"])
+        for m in ("response", "conversion")
+    ]
+    # 16 intervals on 1,500 people; the >= 90% check over many campaigns is the unit test
+    assert pd.concat(covered).mean() >= 0.85
+    zero = both[both["true_uplift_conversion"] == 0]
+    assert len(zero) >= 1 and (zero["verdict"] == "not_significant").all()
+    newsletters = wh.sql(
+        "select verdict from bi.campaign_results where campaign_id like '701N%'"
+    ).fetchall()
+    assert newsletters and {v for (v,) in newsletters} == {"no_control_group"}
+    assert scalar(wh, "select count(*) from bi.retention_campaigns") >= 4
+
+
+def test_campaign_targets_respect_consent_and_caps_and_hold_out_a_control_group(wh):
+    targets = wh.sql("select * from bi.campaign_targets").df()
+    assert len(targets) > 0
+    not_allowed = scalar(
+        wh,
+        "select count(*) from bi.campaign_targets t join bi.contact_eligibility e "
+        "on e.customer_id = t.customer_id and e.channel = t.channel "
+        "where e.exclusion_reason is not null or e.consent_status <> 'granted' "
+        "or e.messages_in_window >= e.contact_cap_messages",
+    )
+    assert not_allowed == 0
+    assert scalar(
+        wh,
+        "select count(*) from bi.campaign_targets t anti join bi.contactable_customers c "
+        "on c.customer_id = t.customer_id and c.channel = t.channel",
+    ) == 0
+    control = targets[targets["member_group"] == "control"]
+    assert 0.05 < len(control) / len(targets) < 0.4  # default control share 0.2
+    assert control["holdout_reason"].str.contains("random control group").all()
+    assert targets.loc[targets["member_group"] == "treatment", "holdout_reason"].isna().all()

@@ -44,6 +44,8 @@ def test_asset_groups_follow_the_layers(defs):
         "ml/retention_summary",
         "ml/churn_watch_list",
         "ml/model_drift",
+        "ml/campaign_results",
+        "ml/campaign_scores",
     }
     assert groups["serving"] == {"serving/customer360"}
     assert groups["privacy"] == {"privacy/erasure_requests"}
@@ -70,6 +72,9 @@ def test_asset_groups_follow_the_layers(defs):
         "bi/retention_actions",
         "bi/retention_summary",
         "bi/churn_watch_list",
+        "bi/campaign_results",
+        "bi/campaign_targets",
+        "bi/retention_campaigns",
     } == groups["bi"]
     assert "staging/int_customer_records_unioned" in groups["staging"]
 
