@@ -27,11 +27,12 @@ from models_ml.campaigns import proportion_uplift, verdict
 def simulate(customers: int, seed: int, n_campaigns: int, alpha: float = 0.05
              ) -> pd.DataFrame:
     """One row per campaign: true and estimated uplift (response, conversion), intervals."""
+    from pipelines.progress import Progress
     from pipelines.sample_data import activity as act
-    from pipelines.sample_data.generator import Progress, derive
+    from pipelines.sample_data.generator import derive
 
     with redirect_stderr(io.StringIO()):  # the generator's progress lines
-        w = derive(customers, seed, date(2026, 11, 29), 104, 0, Progress())
+        w = derive(customers, seed, date(2026, 11, 29), 104, 0, Progress("sample_data"))
     c = act.campaigns(w.pop, w.tr, w.sim, w.recs, w.tl, w.seed, n_campaigns=n_campaigns)
     rows = []
     for k in range(len(c.id)):
