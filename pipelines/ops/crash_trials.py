@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the week-1 state of an earlier invocation")
     parser.add_argument("--reuse-reference", action="store_true",
                         help="also keep its reference run")
+    parser.add_argument("--first-trial", type=int, default=0,
+                        help="start at this trial number (same kill points as a full series)")
     args = parser.parse_args(argv)
     rng = random.Random(args.random_seed)
     work = args.workdir
@@ -147,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     keep_ref = reuse and args.reuse_reference and (work / "reference/serving").exists()
     for old in [*([] if keep_ref else [work / "reference"]), work / "trial",
                 *work.glob("trial*.log")]:
+        if old.name.startswith("trial") and old.name[5:7].isdigit() and int(
+            old.name[5:7]
+        ) < args.first_trial:
+            continue  # logs of the earlier trials of this series
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     week2 = args.end_date + timedelta(days=7)
@@ -194,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.trials):
         target = rng.choice(by_phase[phases[i % len(phases)]])
         t_kill = rng.uniform(0, durations[target])
+        if i < args.first_trial:
+            continue
         trial = work / "trial"
         shutil.rmtree(trial, ignore_errors=True)
         prepare(trial)
