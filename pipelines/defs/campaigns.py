@@ -48,7 +48,7 @@ def load_outcomes(con, attribution_days: int) -> pd.DataFrame:
     members = con.sql(
         "select campaign_id, campaign_name, channel, customer_id, is_treatment, sent_at, "
         "responded_at, converted_at, cast(cost_cny as double) as cost_cny "
-        "from marts.campaign_members"
+        "from marts.campaign_members order by all"  # a fixed order: identical re-runs
     ).df()
     snapshot_end = con.sql("select max(ordered_at) from marts.orders").fetchone()[0]
     orders = paid_orders(con, snapshot_end + timedelta(seconds=1))
@@ -63,7 +63,7 @@ def current_segments(con) -> pd.DataFrame:
                              ("retention_actions", "quadrant", "retention_quadrant")):
         if table_exists(con, "ml", table):
             df = con.sql(f"select customer_id, {col} as segment from ml.{table} "
-                         f"where {col} is not null").df()
+                         f"where {col} is not null order by customer_id").df()
             frames.append(df.assign(segment_type=kind))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["customer_id", "segment", "segment_type"])
@@ -160,7 +160,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
         outcomes = load_outcomes(con, cfg.attribution_days)
         snapshots = con.sql(
             f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
-            "from marts.customer_features_weekly").df()
+            "from marts.customer_features_weekly order by customer_id, snapshot_date").df()
     train = training_frame(outcomes, snapshots, FEATURE_COLS)
     if len(train) < MIN_TRAINING_ROWS or train["converted"].nunique() < 2:
         reason = (f"not enough history: campaign_response needs at least {MIN_TRAINING_ROWS} "

@@ -12,12 +12,14 @@ import duckdb
 
 from pipelines.publish import SERVING_FILE
 
-# columns whose value is the time of the run that wrote them, or what the previous run
-# published (bi.customer_value.previous_value_tier: NULL on a first run, the last tier after),
-# not a function of the inputs
-RUN_TIME_COLUMNS = frozenset(
-    {"_published_at", "published_at", "scored_at", "refreshed_at", "previous_value_tier"}
-)
+# columns whose value is the time or the model version of the run that wrote them, or what
+# the previous run published (bi.customer_value.previous_value_tier / tier_change: NULL / 'new'
+# on a first run, against the last tier after), not a function of the inputs
+RUN_TIME_COLUMNS = frozenset({
+    "_published_at", "published_at", "scored_at", "refreshed_at", "previous_value_tier",
+    "tier_change", "model_version", "value_model_version", "churn_model_version",
+    "model_run_id",
+})
 
 
 def q(identifier: str) -> str:
