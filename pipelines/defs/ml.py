@@ -486,34 +486,26 @@ def cross_sell(context: dg.AssetExecutionContext):
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["ml", name]), metadata=meta)
 
 
+RETENTION_TABLES = {
+    "retention_actions": "Value x churn quadrant and retention play per customer, ranked by "
+    "value at risk (CLV x churn probability).",
+    "retention_summary": "Customers, CLV and value at risk per value x churn quadrant.",
+    "churn_watch_list": "High-risk customers ranked by value at risk (CLV x churn probability), "
+    "with the top three SHAP churn reasons in words and the retention play.",
+}
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            dg.AssetKey(["ml", "retention_actions"]),
+            dg.AssetKey(["ml", table]),
             deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
-            description="Value x churn quadrant and retention play per customer, ranked by "
-            "value at risk (CLV x churn probability).",
+            description=description,
             group_name="ml",
             owners=OWNERS,
             kinds={"python"},
-        ),
-        dg.AssetSpec(
-            dg.AssetKey(["ml", "retention_summary"]),
-            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
-            description="Customers, CLV and value at risk per value x churn quadrant.",
-            group_name="ml",
-            owners=OWNERS,
-            kinds={"python"},
-        ),
-        dg.AssetSpec(
-            dg.AssetKey(["ml", "churn_watch_list"]),
-            deps=[dg.AssetKey(["ml", "customer_value"]), dg.AssetKey(["ml", "customer_churn"])],
-            description="High-risk customers ranked by value at risk (CLV x churn probability), "
-            "with the top three SHAP churn reasons in words and the retention play.",
-            group_name="ml",
-            owners=OWNERS,
-            kinds={"python"},
-        ),
+        )
+        for table, description in RETENTION_TABLES.items()
     ],
     pool=WAREHOUSE_POOL,
     name="retention",

@@ -43,7 +43,7 @@ import pandas as pd
 from pipelines.config import DBT_PROJECT_DIR, REPO_ROOT, settings
 from pipelines.identity import probabilistic as prob
 from pipelines.identity.deterministic import RECORD_KEY, cluster
-from pipelines.identity.evaluate import false_merges_sharing, pairwise_scores
+from pipelines.identity.evaluate import false_merges_sharing, pair_count, pairwise_scores
 from pipelines.progress import Progress
 
 INPUT = "staging.int_customer_records_unioned"
@@ -54,10 +54,6 @@ FEBRL_THRESHOLD = 0.5
 
 
 # --------------------------------------------------------------------------- metrics
-
-
-def _pairs(sizes: pd.Series) -> int:
-    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def scores(labels: np.ndarray, records: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
@@ -179,7 +175,8 @@ def bench_generated(args: argparse.Namespace) -> None:
     records, truth, source = generated_data(
         args.data_dir, args.customers, args.seed, args.warehouse, args.truth
     )
-    true_pairs = _pairs(truth.merge(records[RECORD_KEY], on=RECORD_KEY).groupby("person_id").size())
+    persons = truth.merge(records[RECORD_KEY], on=RECORD_KEY).groupby("person_id").size()
+    true_pairs = pair_count(persons)
     print(f"\n== generated data: {len(records):,} records, {truth['person_id'].nunique():,} "
           f"people, {true_pairs:,} true pairs ({source})")  # fmt: skip
     print(HEADER)
@@ -332,7 +329,7 @@ def bench_febrl(args: argparse.Namespace) -> None:
     truth = pd.DataFrame({"source_system": "febrl", "source_record_id": df["rec_id"],
                           "person_id": df["entity"]})  # fmt: skip
     records = _febrl_as_records(df)
-    n_pairs = _pairs(df.groupby("entity").size())
+    n_pairs = pair_count(df.groupby("entity").size())
     print(f"\n== FEBRL3: {len(df):,} records, {df['entity'].nunique():,} entities, {n_pairs:,} "
           f"true pairs; pairwise scores of clusters at match probability {FEBRL_THRESHOLD}")
     print(HEADER)

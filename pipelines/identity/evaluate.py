@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 
-def _pairs(sizes: pd.Series) -> int:
+def pair_count(sizes: pd.Series) -> int:
+    """Record pairs within groups of these sizes."""
     return int((sizes * (sizes - 1) // 2).sum())
 
 
@@ -15,9 +16,9 @@ def pairwise_scores(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, f
     person_id. Scores over records present in both."""
     key = ["source_system", "source_record_id"]
     both = predicted[key + ["customer_id"]].merge(truth[key + ["person_id"]], on=key)
-    predicted_pairs = _pairs(both.groupby("customer_id").size())
-    true_pairs = _pairs(both.groupby("person_id").size())
-    correct = _pairs(both.groupby(["customer_id", "person_id"]).size())
+    predicted_pairs = pair_count(both.groupby("customer_id").size())
+    true_pairs = pair_count(both.groupby("person_id").size())
+    correct = pair_count(both.groupby(["customer_id", "person_id"]).size())
     precision = correct / predicted_pairs if predicted_pairs else 1.0
     recall = correct / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

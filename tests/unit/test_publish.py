@@ -1,4 +1,5 @@
 import duckdb
+import pytest
 
 from pipelines import publish as pub
 
@@ -17,11 +18,17 @@ def make_warehouse(path, rows):
         )
 
 
-def test_publish_swaps_files_while_a_reader_holds_the_old_one(tmp_path, monkeypatch):
-    warehouse = tmp_path / "wh.duckdb"
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    """A warehouse file that `publish` connects to instead of the configured one."""
+    path = tmp_path / "wh.duckdb"
     monkeypatch.setattr(
-        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
+        pub, "connect", lambda read_only=False: duckdb.connect(str(path), read_only=read_only)
     )
+    return path
+
+
+def test_publish_swaps_files_while_a_reader_holds_the_old_one(tmp_path, warehouse):
     make_warehouse(warehouse, 3)
     serving = tmp_path / "serving"
     assert pub.publish(serving) == {"customer_360": 3}
@@ -42,11 +49,7 @@ def test_publish_swaps_files_while_a_reader_holds_the_old_one(tmp_path, monkeypa
     assert not [p for p in serving.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_failed_publish_leaves_the_last_good_files(tmp_path, monkeypatch):
-    warehouse = tmp_path / "wh.duckdb"
-    monkeypatch.setattr(
-        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
-    )
+def test_failed_publish_leaves_the_last_good_files(tmp_path, monkeypatch, warehouse):
     make_warehouse(warehouse, 2)
     serving = tmp_path / "serving"
     pub.publish(serving)
@@ -60,11 +63,7 @@ def test_failed_publish_leaves_the_last_good_files(tmp_path, monkeypatch):
     assert not [p for p in serving.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_analytics_output_is_pseudonymous_and_restricted_output_is_full(tmp_path, monkeypatch):
-    warehouse = tmp_path / "wh.duckdb"
-    monkeypatch.setattr(
-        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
-    )
+def test_analytics_output_is_pseudonymous_and_restricted_output_is_full(tmp_path, warehouse):
     make_warehouse(warehouse, 4)
     with duckdb.connect(str(warehouse)) as con:
         con.sql("create or replace table bi.customer_360 as select customer_id, "
@@ -104,11 +103,7 @@ def test_pii_columns_come_from_the_dbt_tags(tmp_path):
     assert "city" not in names
 
 
-def test_publish_removes_temporary_files_of_a_killed_publish(tmp_path, monkeypatch):
-    warehouse = tmp_path / "wh.duckdb"
-    monkeypatch.setattr(
-        pub, "connect", lambda read_only=False: duckdb.connect(str(warehouse), read_only=read_only)
-    )
+def test_publish_removes_temporary_files_of_a_killed_publish(tmp_path, warehouse):
     make_warehouse(warehouse, 2)
     serving = tmp_path / "serving"
     (serving / "parquet").mkdir(parents=True)
