@@ -38,6 +38,7 @@ import duckdb
 
 from pipelines.config import REPO_ROOT
 from pipelines.ops.checksums import serving_checksums
+from pipelines.publish import RESTRICTED_FILE
 
 ENV_VARS = ("C360_WAREHOUSE", "C360_LANDING_DIR", "C360_SERVING_DIR", "MLFLOW_TRACKING_URI",
             "DAGSTER_HOME", "C360_MLFLOW_ARTIFACTS")
@@ -79,6 +80,12 @@ def run(cmd: list[str], data_dir: Path, log: Path, kill_in: tuple[str, float] | 
                 return None, time.perf_counter() - t0
             time.sleep(0.02)
         return proc.returncode, time.perf_counter() - t0
+
+
+def published(data_dir: Path) -> dict[str, str]:
+    """Checksums of a run's analytics output, new customers' random keys compared through the
+    run's own key map (pipelines.ops.checksums)."""
+    return serving_checksums(data_dir / "serving", data_dir / "restricted" / RESTRICTED_FILE)
 
 
 def step_durations(log: Path) -> dict[str, float]:
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         print(f"week-1 refresh failed, see {work / 'week1.log'}")
         return 1
-    good = serving_checksums(base / "serving")
+    good = published(base)
     print(f"week 1 refresh: {secs:.0f} s, {len(good)} published tables")
 
     def prepare(target: Path) -> None:
@@ -185,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if code != 0:
         print(f"reference refresh failed, see {work / 'reference.log'}")
         return 1
-    new = serving_checksums(ref / "serving")
+    new = published(ref)
     print(f"reference week-2 refresh: {ref_secs:.0f} s; tables changed by it: "
           f"{sum(good.get(k) != v for k, v in new.items())} of {len(new)}")
 
@@ -209,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         code, _ = run(demo_cmd(args.customers, args.seed, week2), trial, log,
                       kill_in=(target, t_kill))
         step = last_step(log)
-        after_kill = serving_checksums(trial / "serving")
+        after_kill = published(trial)
         versions = {
             "last good" if after_kill.get(k) == good.get(k) else
             "new" if after_kill.get(k) == new.get(k) else "CORRUPT"
@@ -219,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         opens = warehouse_opens(trial)
         code2, rerun_secs = run(demo_cmd(args.customers, args.seed, week2), trial,
                                 work / f"trial{i:02d}.rerun.log")
-        final = serving_checksums(trial / "serving")
+        final = published(trial)
         identical = final == new
         diff = sorted(k for k in new if final.get(k) != new[k])
         ok = "CORRUPT" not in versions and opens and code2 == 0 and identical
