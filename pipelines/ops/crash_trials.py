@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     def prepare(target: Path) -> None:
         from pipelines.sample_data import generate_increment
 
-        shutil.copytree(base, target)
+        shutil.copytree(base, target, symlinks=True)  # the serving links stay links
         generate_increment(target, customers=args.customers, seed=args.seed,
                            end_date=args.end_date)
 
