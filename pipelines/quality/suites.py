@@ -130,11 +130,12 @@ class SuiteRun:
             if self.rows_in_table is not None and self.rows_in_table > self.rows_validated
             else ""
         )
+        suite = f"Great Expectations suite {self.suite.path.name}"
         if self.passed:
-            return f"{len(self.outcomes)} expectations passed{sample}."
+            return f"{suite}: {len(self.outcomes)} expectations passed{sample}."
         blocks = sum(o.level == BLOCK for o in self.failed)
         head = (
-            f"{len(self.failed)} of {len(self.outcomes)} expectations failed{sample}; "
+            f"{suite}: {len(self.failed)} of {len(self.outcomes)} expectations failed{sample}; "
             + (
                 f"{blocks} block: downstream assets of {'/'.join(self.suite.asset_key)} were "
                 "not materialised in this run (fix the data or the upstream step, then re-run)."
@@ -210,13 +211,21 @@ def _plain(value):
     return value
 
 
-def _observed(result: dict) -> object:
+@cache
+def _pii_columns() -> frozenset[str]:
+    from pipelines.publish import pii_columns
+
+    return frozenset(pii_columns())
+
+
+def _observed(result: dict, column: str | None = None) -> object:
     if "observed_value" in result:
         return _plain(result["observed_value"])
     if "unexpected_count" in result:
         text = f"{result['unexpected_count']} of {result.get('element_count')} rows unexpected"
         examples = result.get("partial_unexpected_list") or []
-        if examples:
+        # the message is kept in Dagster's event log: no personal data in it
+        if examples and column not in _pii_columns():
             text += f" (e.g. {[_plain(v) for v in examples[:3]]})"
         return text
     return None
@@ -274,7 +283,7 @@ def validate(
                 kwargs=kwargs,
                 success=bool(r.success),
                 severity=getattr(config.severity, "value", str(config.severity)),
-                observed=_observed(r.result or {}),
+                observed=_observed(r.result or {}, kwargs.get("column")),
                 column=kwargs.get("column"),
                 why=(config.meta or {}).get("why", ""),
             )

@@ -136,3 +136,12 @@ def test_large_tables_are_validated_on_a_repeatable_sample(tmp_path):
     assert df["a"].sum() == read_frame(con, suite)[0]["a"].sum()  # repeatable
     run = run_suite(suite, docs_dir=tmp_path, con=con, parameters={})
     assert run.passed and (tmp_path / "t.html").exists()
+
+
+def test_failure_messages_never_quote_personal_data(tmp_path):
+    suite = suite_file(tmp_path, [{
+        "type": "expect_column_values_to_match_regex", "severity": "critical",
+        "kwargs": {"column": "email", "regex": "^[a-z]+@[a-z]+\\.[a-z]+$"}}])
+    _, (outcome,) = validate(suite, pd.DataFrame({"email": ["ok@x.cn", "Jane.Doe@x.cn"]}))
+    assert not outcome.success and "Jane" not in outcome.message
+    assert "1 of 2 rows unexpected" in outcome.message
