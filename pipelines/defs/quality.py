@@ -10,9 +10,7 @@ import dagster as dg
 
 from pipelines.config import EXPECTATIONS_DIR, settings
 from pipelines.defs.common import WAREHOUSE_POOL, markdown_table
-from pipelines.quality.suites import Suite, columns_of, load_suites, run_suite
-
-__all__ = ["build_ge_check", "columns_of", "ge_checks"]
+from pipelines.quality.suites import Suite, load_suites, run_suite
 
 
 def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
