@@ -36,6 +36,8 @@ class Settings:
     restricted_dir: Path
     landing_settle_seconds: float
     retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
+    # a source whose newest export was loaded longer ago than this is stale (quality warning)
+    freshness_max_hours: float = 192.0
 
     @property
     def privacy_dir(self) -> Path:
@@ -91,6 +93,8 @@ def settings() -> Settings:
         # landing files modified more recently than this are left for the next run (a writer
         # may still be writing them)
         landing_settle_seconds=float(os.environ.get("C360_LANDING_SETTLE_SECONDS", "2")),
+        # weekly exports plus a day of slack
+        freshness_max_hours=float(os.environ.get("C360_FRESHNESS_MAX_HOURS", "192")),
     )
 
 

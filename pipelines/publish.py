@@ -9,15 +9,24 @@
   staff: every bi.* table as built plus the key map customer_id <-> customer_key. Encrypted
   when C360_ENCRYPTION_KEY is set.
 
-Readers never open the working warehouse. Everything is written under a temporary name next
-to its final place, then moved over it with os.replace (atomic on one filesystem), so a reader
-sees either the previous tables or the new ones, never half a table or a lock error.
+Readers never open the working warehouse. The analytics output is switched as a set: each
+publish writes a complete new version into `<serving>/versions/<version>/` (the DuckDB file
+and `parquet/`), then swaps one symlink, `<serving>/current`, to it (os.replace of a symlink:
+atomic on one filesystem). The paths BI tools use are fixed symlinks through `current`:
+`<serving>/customer360.duckdb -> current/customer360.duckdb` and
+`<serving>/parquet -> current/parquet`, so a reader (and a SIGKILL at any moment) sees the
+previous set or the new one, never a mix, half a table or a lock error. The previous version
+is kept for readers still reading it and removed by the next publish (at once by an erasure).
+The restricted file is one file, written under a temporary name and os.replace'd after the
+switch. Decision 0024.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +34,8 @@ from pipelines.config import DBT_PROJECT_DIR
 from pipelines.warehouse import attach_options, connect, table_exists
 
 SERVING_FILE = "customer360.duckdb"
+CURRENT = "current"  # symlink to the published version under versions/
+VERSIONS = "versions"
 RESTRICTED_FILE = "customer360_full.duckdb"
 KEYS_TABLE = "marts.customer_keys"
 # Always left out of the analytics output, whatever the dbt tags say (a safety net: the dbt
@@ -88,6 +99,54 @@ def _swap(staged: list[tuple[Path, Path]]) -> None:
         os.replace(tmp, final)
 
 
+def _symlink(target: str, link: Path) -> None:
+    """Point `link` at `target` (relative) atomically: a new symlink renamed over it."""
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}.tmp")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def current_version(serving_dir: Path) -> str | None:
+    link = serving_dir / CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def _ensure_fixed_links(serving_dir: Path) -> None:
+    """The BI paths as symlinks through `current`. Before the first versioned publish they
+    were a plain file and folder: the file is replaced atomically, the folder (not replaceable
+    atomically) is moved aside and removed, a one-time gap of milliseconds."""
+    db = serving_dir / SERVING_FILE
+    if not db.is_symlink():
+        _symlink(f"{CURRENT}/{SERVING_FILE}", db)
+    parquet = serving_dir / "parquet"
+    if not parquet.is_symlink():
+        old = None
+        if parquet.exists():
+            old = serving_dir / f".parquet.{uuid.uuid4().hex[:8]}.old.tmp"
+            parquet.rename(old)
+        _symlink(f"{CURRENT}/parquet", parquet)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def prune_versions(serving_dir: Path, keep_previous: bool = True) -> list[str]:
+    """Remove versions other than the current one and (with `keep_previous`) the newest one
+    before it: earlier versions, and a version a killed publish left half-written."""
+    versions_dir = serving_dir / VERSIONS
+    if not versions_dir.is_dir():
+        return []
+    current = current_version(serving_dir)
+    names = sorted(p.name for p in versions_dir.iterdir())
+    keep = {current}
+    if keep_previous and current is not None:
+        older = [n for n in names if n < current]
+        keep.update(older[-1:])
+    removed = [n for n in names if n not in keep]
+    for name in removed:
+        shutil.rmtree(versions_dir / name, ignore_errors=True)
+    return removed
+
+
 def _cleanup(*paths: Path) -> None:
     for p in paths:
         p.unlink(missing_ok=True)
@@ -95,39 +154,46 @@ def _cleanup(*paths: Path) -> None:
 
 
 def publish(serving_dir: Path, restricted_dir: Path | None = None,
-            pii: set[str] | None = None) -> dict[str, int]:
+            pii: set[str] | None = None, keep_previous: bool = True) -> dict[str, int]:
     """Write the analytics output (and the restricted one when `restricted_dir` is given);
-    returns rows per table."""
+    returns rows per table. `keep_previous=False` removes every earlier version at once (an
+    erasure must leave no copy of the erased rows)."""
     pii = pii_columns() if pii is None else pii
     serving_dir.mkdir(parents=True, exist_ok=True)
-    parquet_dir = serving_dir / "parquet"
-    parquet_dir.mkdir(exist_ok=True)
-    # a publish killed before its cleanup (SIGKILL, power loss) leaves its temporary files;
-    # only one publish runs at a time (writer pool), so any left now are garbage
-    for stale in [*serving_dir.glob(".*.tmp*"), *parquet_dir.glob(".*.tmp")]:
-        stale.unlink(missing_ok=True)
-    token = uuid.uuid4().hex[:8]
-    tmp_db = serving_dir / f".{SERVING_FILE}.{token}.tmp"
+    # a publish killed before its cleanup (SIGKILL, power loss) leaves temporary files and a
+    # half-written version; only one publish runs at a time (writer pool), so they are garbage
+    for stale in serving_dir.glob(".*.tmp*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    prune_versions(serving_dir)
+    version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    version_dir = serving_dir / VERSIONS / version
+    parquet_dir = version_dir / "parquet"
+    parquet_dir.mkdir(parents=True)
+    new_db = version_dir / SERVING_FILE
     tmp_full = None
     if restricted_dir is not None:
         restricted_dir.mkdir(parents=True, exist_ok=True)
-        tmp_full = restricted_dir / f".{RESTRICTED_FILE}.{token}.tmp"
-    staged: list[tuple[Path, Path]] = []
+        for stale in restricted_dir.glob(f".{RESTRICTED_FILE}.*.tmp*"):
+            stale.unlink(missing_ok=True)
+        tmp_full = restricted_dir / f".{RESTRICTED_FILE}.{version}.tmp"
     counts: dict[str, int] = {}
+    switched = False
     try:
         with connect(read_only=True) as con:
             tables = bi_tables(con)
             has_keys = table_exists(con, "marts", "customer_keys")
             selects = {t: analytics_select(con, t, pii, has_keys) for t in tables}
             # the analytics file is never encrypted: BI drivers must open it
-            con.sql(f"attach '{tmp_db}' as serving (read_only false)")
+            con.sql(f"attach '{new_db}' as serving (read_only false)")
             con.sql("create schema serving.bi")
             for table in tables:
                 con.sql(f"create table serving.bi.{table} as {selects[table]}")
                 counts[table] = con.sql(f"select count(*) from serving.bi.{table}").fetchone()[0]
-                tmp_parquet = parquet_dir / f".{table}.{token}.tmp"
-                con.sql(f"copy serving.bi.{table} to '{tmp_parquet}' (format parquet)")
-                staged.append((tmp_parquet, parquet_dir / f"{table}.parquet"))
+                con.sql(f"copy serving.bi.{table} to '{parquet_dir / table}.parquet' "
+                        "(format parquet)")
             con.sql("checkpoint serving")
             con.sql("detach serving")
             if tmp_full is not None:
@@ -140,17 +206,24 @@ def publish(serving_dir: Path, restricted_dir: Path | None = None,
                             f"select customer_id, customer_key from {KEYS_TABLE}")
                 con.sql("checkpoint restricted")
                 con.sql("detach restricted")
-        staged.append((tmp_db, serving_dir / SERVING_FILE))
+        Path(f"{new_db}.wal").unlink(missing_ok=True)
+        # the switch: one atomic rename makes the whole new set current
+        _symlink(f"{VERSIONS}/{version}", serving_dir / CURRENT)
+        switched = True
+        _ensure_fixed_links(serving_dir)
         if tmp_full is not None:
-            staged.append((tmp_full, restricted_dir / RESTRICTED_FILE))
-        _swap(staged)
+            _swap([(tmp_full, restricted_dir / RESTRICTED_FILE)])
     finally:
-        _cleanup(*(tmp for tmp, _ in staged), tmp_db, *([tmp_full] if tmp_full else []))
+        if not switched:
+            shutil.rmtree(version_dir, ignore_errors=True)
+        if tmp_full is not None:
+            _cleanup(tmp_full)
+    prune_versions(serving_dir, keep_previous=keep_previous)
     return counts
 
 
-def publish_all() -> dict[str, int]:
+def publish_all(keep_previous: bool = True) -> dict[str, int]:
     from pipelines.config import settings
 
     s = settings()
-    return publish(s.serving_dir, s.restricted_dir)
+    return publish(s.serving_dir, s.restricted_dir, keep_previous=keep_previous)

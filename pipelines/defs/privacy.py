@@ -37,7 +37,7 @@ def erasure_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                              f"{sum(entry['scope'].values())} rows")
         path.unlink()  # the request holds the erased values
     if done:
-        publish_all()
+        publish_all(keep_previous=False)  # no earlier published version keeps erased rows
     return dg.MaterializeResult(metadata={
         "request_files": len(files), "erasures": len(done), "rows_erased": rows,
         "request_ids": dg.MetadataValue.json(done),

@@ -1,21 +1,16 @@
-"""Great Expectations suites from expectations/*.json as Dagster asset checks."""
+"""Great Expectations suites from expectations/*.json as Dagster asset checks.
+
+A suite with at least one block (GE `critical`) expectation is a blocking check: when a block
+expectation fails, the check fails with severity ERROR and Dagster materialises nothing
+downstream of the checked asset in that run (dbt models, ML assets, the publish step). Warn
+expectations only mark the check as a warning. See pipelines/quality/suites.py.
+"""
 
 import dagster as dg
 
 from pipelines.config import EXPECTATIONS_DIR, settings
 from pipelines.defs.common import WAREHOUSE_POOL, markdown_table
-from pipelines.quality.suites import Suite, load_suites, validate
-from pipelines.warehouse import connect
-
-
-def columns_of(suite: Suite) -> list[str]:
-    cols = []
-    for e in suite.data["expectations"]:
-        for key in ("column", "column_A", "column_B"):
-            if key in e["kwargs"] and e["kwargs"][key] not in cols:
-                cols.append(e["kwargs"][key])
-        cols += [c for c in e["kwargs"].get("column_list", []) if c not in cols]
-    return cols
+from pipelines.quality.suites import Suite, load_suites, run_suite
 
 
 def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
@@ -25,35 +20,42 @@ def build_ge_check(suite: Suite) -> dg.AssetChecksDefinition:
         blocking=suite.blocking,
         pool=WAREHOUSE_POOL,
         description=f"{suite.description} (Great Expectations suite {suite.path.name}"
-        f"{', blocks downstream assets on a critical failure' if suite.blocking else ''})",
+        f"{'; a failed block expectation stops everything downstream' if suite.blocking else ''}"
+        ")",
     )
     def _check() -> dg.AssetCheckResult:
-        cols = columns_of(suite)
-        with connect(read_only=True) as con:
-            df = con.sql(f"select {', '.join(cols) or '*'} from {suite.table}").df()
-        docs_page = settings().quality_dir / "data_docs" / f"{suite.name}.html"
-        passed, outcomes = validate(suite, df, docs_page)
-        critical_failed = any(not o.success and o.severity == "critical" for o in outcomes)
+        run = run_suite(suite, docs_dir=settings().quality_dir / "data_docs")
+        failed = run.failed
         return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.ERROR if critical_failed else dg.AssetCheckSeverity.WARN,
+            passed=run.passed,
+            severity=dg.AssetCheckSeverity.ERROR if run.blocked else dg.AssetCheckSeverity.WARN,
+            description=run.summary,
             metadata={
-                "rows_validated": len(df),
-                "expectations": len(outcomes),
-                "failed": sum(not o.success for o in outcomes),
+                "rows_validated": run.rows_validated,
+                **({"rows_in_table": run.rows_in_table} if run.rows_in_table is not None else {}),
+                "expectations": len(run.outcomes),
+                "failed": len(failed),
+                "failed_block": sum(o.level == "block" for o in failed),
+                "failed_warn": sum(o.level == "warn" for o in failed),
                 # GE's report of this validation: one offline HTML file, served by `make docs`
-                "data_docs": dg.MetadataValue.path(str(docs_page)),
+                "data_docs": dg.MetadataValue.path(str(run.docs_page)),
+                **(
+                    {"failures": dg.MetadataValue.md("\n".join(f"- {o.message}" for o in failed))}
+                    if failed
+                    else {}
+                ),
                 "results": dg.MetadataValue.md(
                     markdown_table(
                         [
                             {
                                 "expectation": o.expectation,
-                                "kwargs": ", ".join(f"{k}={v}" for k, v in o.kwargs.items()),
-                                "severity": o.severity,
+                                "column": o.column or "",
+                                "expected": o.expected,
+                                "severity": o.level,
                                 "passed": o.success,
                                 "observed": o.observed,
                             }
-                            for o in outcomes
+                            for o in run.outcomes
                         ]
                     )
                 ),

@@ -12,7 +12,8 @@ the moment uniformly within the step's duration in the reference run), then chec
 
 1. every published file (serving DuckDB file and each Parquet file) is, as a whole, either the
    last good version or the reference's new version (the latter only when the kill came after
-   publishing), and opens;
+   publishing), and opens; and all of them are from the same version (tables the refresh
+   changes are all old or all new: the set is switched at once);
 2. the working warehouse opens read-write;
 3. a re-run finishes and its published tables are identical to the reference's.
 
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     def prepare(target: Path) -> None:
         from pipelines.sample_data import generate_increment
 
-        shutil.copytree(base, target)
+        shutil.copytree(base, target, symlinks=True)  # the serving links stay links
         generate_increment(target, customers=args.customers, seed=args.seed,
                            end_date=args.end_date)
 
@@ -222,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
             "new" if after_kill.get(k) == new.get(k) else "CORRUPT"
             for k in good
         }
+        # among the tables the refresh changes, all old or all new: never a mix of versions
+        mixed = len({
+            "last good" if after_kill.get(k) == good[k] else "new"
+            for k in good if good[k] != new.get(k)
+        }) > 1
         stray = sorted(p.name for p in (trial / "serving").rglob(".*.tmp"))
         opens = warehouse_opens(trial)
         code2, rerun_secs = run(demo_cmd(args.customers, args.seed, week2), trial,
@@ -229,18 +235,20 @@ def main(argv: list[str] | None = None) -> int:
         final = published(trial)
         identical = final == new
         diff = sorted(k for k in new if final.get(k) != new[k])
-        ok = "CORRUPT" not in versions and opens and code2 == 0 and identical
+        ok = "CORRUPT" not in versions and not mixed and opens and code2 == 0 and identical
         results.append({
             "trial": i, "target_step": target, "kill_after_step_start_s": round(t_kill, 2),
             "killed": code is None,
             "step": step, "phase": phase(step), "published_after_kill": sorted(versions),
+            "mixed_versions": mixed,
             "stray_tmp_files": stray, "warehouse_opens": opens, "rerun_ok": code2 == 0,
             "rerun_s": round(rerun_secs), "identical_to_reference": identical,
             "differs": diff, "ok": ok,
         })
         print(f"trial {i:2d}: {'killed' if code is None else 'NOT killed (finished)'} "
               f"{t_kill:5.1f} s into {phase(step):9s} ({step}); "
-              f"published: {'+'.join(sorted(versions))}; warehouse opens: {opens}; "
+              f"published: {'+'.join(sorted(versions))}{' MIXED' if mixed else ''}; "
+              f"warehouse opens: {opens}; "
               f"re-run: {'ok' if code2 == 0 else 'FAILED'} in {rerun_secs:.0f} s, identical: "
               f"{identical}{'' if identical else ' ' + str(diff)}")
     (work / "results.json").write_text(json.dumps(results, indent=1))

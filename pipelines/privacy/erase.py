@@ -368,7 +368,7 @@ def erase(request: ErasureRequest, republish: bool = True, request_id: str | Non
     if republish:
         from pipelines.publish import publish_all
 
-        publish_all()
+        publish_all(keep_previous=False)  # no earlier published version keeps the rows
     entry = {
         "request_id": request_id,
         "requested_at": requested_at.isoformat(),

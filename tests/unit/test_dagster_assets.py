@@ -81,3 +81,72 @@ def test_blocking_quality_check_stops_everything_downstream(data_dir):
     )
     assert not result.success
     assert ran == []
+
+
+def _scores_suite(tmp_path):
+    import json
+
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "scores.json").write_text(json.dumps({
+        "name": "scores",
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "severity": "critical",
+             "meta": {"why": "a probability outside [0, 1] is a scoring bug"},
+             "kwargs": {"column": "p", "min_value": 0, "max_value": 1}},
+            {"type": "expect_column_mean_to_be_between", "severity": "warning",
+             "kwargs": {"column": "p", "max_value": 0.5}},
+        ],
+        "meta": {"customer360": {"table": "ml.scores"}},
+    }))
+    return load_suites(tmp_path / "suites")[0]
+
+
+@pytest.mark.parametrize(
+    "values, downstream_runs",
+    [("(0.9), (0.8)", True),  # warn expectation fails only: a warning, nothing stopped
+     ("(0.2), (1.5)", False)],  # block expectation fails: nothing downstream runs
+)
+def test_block_severity_stops_downstream_steps_and_warn_does_not(
+    data_dir, tmp_path, values, downstream_runs
+):
+    from pipelines.defs.quality import build_ge_check
+
+    suite = _scores_suite(tmp_path)
+    ran = []
+
+    @dg.asset(key=dg.AssetKey(["ml", "scores"]))
+    def scores() -> None:
+        with connect() as con:
+            con.sql(f"create or replace table ml.scores as select * from (values {values}) t(p)")
+
+    # stands in for a dbt multi-asset downstream of a Python asset (same kind of step)
+    @dg.multi_asset(specs=[dg.AssetSpec(["bi", "a"], deps=[scores], skippable=True),
+                           dg.AssetSpec(["bi", "b"], deps=[scores], skippable=True)],
+                    can_subset=True)
+    def bi_models():
+        ran.append("bi")
+        yield dg.MaterializeResult(asset_key=["bi", "a"])
+        yield dg.MaterializeResult(asset_key=["bi", "b"])
+
+    @dg.asset(key=dg.AssetKey(["serving", "files"]), deps=[dg.AssetKey(["bi", "a"])])
+    def publish() -> None:
+        ran.append("publish")
+
+    result = dg.materialize([scores, bi_models, publish, build_ge_check(suite)],
+                            raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    if downstream_runs:
+        assert ran == ["bi", "publish"] and result.success
+        assert evaluation.severity == dg.AssetCheckSeverity.WARN
+        assert "warnings only" in evaluation.description
+    else:
+        assert ran == [] and not result.success
+        assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+        message = evaluation.description
+        assert "[BLOCK] expect_column_values_to_be_between on column `p`" in message
+        assert "observed 1 of 2 rows unexpected (e.g. [1.5])" in message
+        assert "expected min_value=0.0, max_value=1.0" in message
+        assert "Data Docs: " in message and message.rstrip().endswith("scores.html")
+        docs = evaluation.metadata["data_docs"].value
+        assert docs.endswith("data_docs/scores.html") and __import__("os").path.exists(docs)

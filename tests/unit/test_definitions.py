@@ -126,3 +126,43 @@ def test_blocking_checks_guard_the_single_customer_view(defs):
     }
     assert ("marts/customer_360", "ge_customer_360") in blocking
     assert ("identity/customer_map", "one_customer_per_record") in blocking
+
+
+def test_every_blocking_quality_check_gates_a_later_step_and_the_publish_step(defs):
+    """Dagster stops the *steps* downstream of a failed blocking check: a check whose asset's
+    children are all built in the asset's own step (one dbt invocation) would stop nothing.
+    Every blocking GE check must gate at least one other step (dbt models downstream of a
+    Python asset included), and through them the publish step."""
+    from dagster._core.execution.api import create_execution_plan
+
+    plan = create_execution_plan(defs.resolve_job_def("weekly_refresh_job"))
+    steps = list(plan.get_all_steps_in_topo_order())
+    gated: dict[str, set[str]] = {}
+    for step in steps:
+        for inp in step.step_inputs:
+            for upstream in inp.dependency_keys:
+                gated.setdefault(upstream, set()).add(step.key)
+
+    def reachable(key: str) -> set[str]:
+        seen, todo = set(), [key]
+        while todo:
+            for nxt in gated.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    graph = defs.resolve_asset_graph()
+    blocking_ge = [k for k in graph.asset_check_keys
+                   if k.name.startswith("ge_") and graph.get_check_spec(k).blocking]
+    assert len(blocking_ge) >= 15
+    check_steps = [s.key for s in steps if "_ge_" in s.key]
+    assert len(check_steps) == len(blocking_ge) + sum(
+        1 for k in graph.asset_check_keys
+        if k.name.startswith("ge_") and not graph.get_check_spec(k).blocking)
+    for key in check_steps:
+        assert gated.get(key), f"{key} gates no step"
+        assert "serving__customer360" in reachable(key), key
+    # a Python asset's check gates the dbt models downstream of it
+    assert "dbt_marts" in gated["identity__customer_map_ge_identity_customer_map"]
+    assert "dbt_bi" in gated["ml__customer_churn_ge_ml_customer_churn"]

@@ -116,3 +116,113 @@ def test_publish_removes_temporary_files_of_a_killed_publish(tmp_path, warehouse
         p.write_bytes(b"half")
     assert pub.publish(serving) == {"customer_360": 2}
     assert not [p for p in serving.rglob("*") if ".tmp" in p.name]
+
+
+def test_published_set_is_versioned_behind_fixed_bi_paths(tmp_path, warehouse):
+    make_warehouse(warehouse, 2)
+    serving = tmp_path / "serving"
+    for rows in (2, 3, 4):
+        make_warehouse(warehouse, rows)
+        pub.publish(serving)
+    # BI paths never change: links through `current`, which points at the newest version
+    assert (serving / pub.SERVING_FILE).is_symlink() and (serving / "parquet").is_symlink()
+    versions = sorted(p.name for p in (serving / pub.VERSIONS).iterdir())
+    assert len(versions) == 2 and pub.current_version(serving) == versions[-1]  # + previous
+    assert duckdb.sql(
+        f"select count(*) from '{serving / 'parquet/customer_360.parquet'}'").fetchone()[0] == 4
+    # an erasure republishes without keeping any earlier version
+    pub.publish(serving, keep_previous=False)
+    assert [p.name for p in (serving / pub.VERSIONS).iterdir()] == [pub.current_version(serving)]
+
+
+def test_a_publish_killed_before_the_switch_changes_nothing_visible(tmp_path, monkeypatch,
+                                                                     warehouse):
+    make_warehouse(warehouse, 2)
+    serving = tmp_path / "serving"
+    pub.publish(serving)
+    good = pub.current_version(serving)
+    make_warehouse(warehouse, 7)
+    real_symlink = pub._symlink
+
+    def killed_at_switch(target, link):  # everything written, the switch never happens
+        if link.name == pub.CURRENT:
+            raise SystemExit("killed")
+        real_symlink(target, link)
+
+    monkeypatch.setattr(pub, "_symlink", killed_at_switch)
+    with pytest.raises(SystemExit):
+        pub.publish(serving)
+    assert pub.current_version(serving) == good
+    with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
+        assert con.sql("select count(*) from bi.customer_360").fetchone()[0] == 2
+    # a SIGKILL runs no cleanup: a half-written newer version is left; the next publish
+    # removes it
+    (serving / pub.VERSIONS / "99999999T999999-dead").mkdir()
+    monkeypatch.setattr(pub, "_symlink", real_symlink)
+    pub.publish(serving)
+    assert "99999999T999999-dead" not in {p.name for p in (serving / pub.VERSIONS).iterdir()}
+
+
+def test_the_first_versioned_publish_replaces_the_old_plain_files(tmp_path, warehouse):
+    make_warehouse(warehouse, 2)
+    serving = tmp_path / "serving"
+    (serving / "parquet").mkdir(parents=True)
+    (serving / "parquet/customer_360.parquet").write_bytes(b"old")
+    (serving / pub.SERVING_FILE).write_bytes(b"old")
+    pub.publish(serving)
+    with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
+        assert con.sql("select count(*) from bi.customer_360").fetchone()[0] == 2
+    assert sorted(p.name for p in serving.iterdir()) == sorted(
+        [pub.SERVING_FILE, pub.CURRENT, "parquet", pub.VERSIONS])
+
+
+KILL_LOOP = """
+import sys, duckdb
+from pipelines import publish as pub
+wh, serving = sys.argv[1], sys.argv[2]
+pub.connect = lambda read_only=False: duckdb.connect(wh, read_only=read_only)
+i = 0
+while True:
+    i += 1
+    with duckdb.connect(wh) as con:  # each version: a different row count in every table
+        for t in ("customer_360", "customer_value"):
+            con.sql(f"create or replace table bi.{t} as select 'C' || range as customer_id "
+                    f"from range({i})")
+        con.sql("create or replace table marts.customer_keys as select 'C' || range as "
+                f"customer_id, 'k' || range as customer_key from range({i})")
+    pub.publish(__import__('pathlib').Path(serving), pii=set())
+    print(i, flush=True)
+"""
+
+
+def test_sigkill_at_random_moments_leaves_one_whole_version(tmp_path, warehouse):
+    """A real SIGKILL of a process publishing in a loop, at random moments: afterwards the
+    serving file and every Parquet file are from the same version (same row counts)."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make_warehouse(warehouse, 1)
+    serving = tmp_path / "serving"
+    rng = random.Random(5)
+    env = {**os.environ, "PYTHONPATH": str(pub.DBT_PROJECT_DIR.parent)}
+    checked = 0
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_LOOP, str(warehouse), str(serving)],
+                                stdout=subprocess.PIPE, env=env, start_new_session=True)
+        assert proc.stdout.readline()  # at least one publish finished
+        time.sleep(rng.uniform(0.0, 0.6))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        with duckdb.connect(str(serving / pub.SERVING_FILE), read_only=True) as con:
+            counts = {t: con.sql(f"select count(*) from bi.{t}").fetchone()[0]
+                      for t in ("customer_360", "customer_value")}
+        counts |= {f"parquet:{p.stem}": duckdb.sql(f"select count(*) from '{p}'").fetchone()[0]
+                   for p in (serving / "parquet").glob("*.parquet")}
+        assert len(counts) == 4 and len(set(counts.values())) == 1, counts
+        checked += 1
+    assert checked == 3
