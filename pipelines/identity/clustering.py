@@ -4,10 +4,10 @@ Edges are applied strongest first (deterministic identifier links, then probabil
 descending match probability) with a union-find. A link is refused when the two clusters it
 would join carry different values of a conflicting identifier (two different loyalty cards,
 two birth dates more than a typo apart, unless the link is the model's direct comparison of
-those two records) or when the joined cluster would exceed `max_cluster_size`: a chain of
-weaker links can never join what stronger evidence keeps apart, and the split rule of an
-oversized group is "the weakest links go first". Refused links are returned with the reason,
-for the data steward's review queue.
+those two records, which weighed the disagreement) or when the joined cluster would exceed
+`max_cluster_size`: a chain of weaker links can never join what stronger evidence keeps
+apart, and the split rule of an oversized group is "the weakest links go first". Refused
+links are returned with the reason, for the data steward's review queue.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ CONFLICT_KINDS = ("loyalty_card_number", "birth_date")
 @dataclass(frozen=True)
 class ClusterGuards:
     max_cluster_size: int = 12  # one person rarely has more records across three sources
-    # Links whose score already weighed the birth dates of their own two records: such a
-    # link may join two birth dates when they are all the two clusters hold (the model
-    # learnt how much a disagreement weighs in this data); a chain never may.
+    # Identifiers a person has one value of: two clusters holding different values stay apart.
+    # A trained model narrows this to the kinds its true matches rarely disagree on
+    # (`probabilistic.cluster_guards`): where a birth date is often mistyped beyond one typo
+    # (FEBRL's corrupted copies), a second date is no evidence of a second person.
+    conflict_kinds: tuple[str, ...] = CONFLICT_KINDS
+    # Links whose score already weighed the birth dates and card numbers of their own two
+    # records: such a link may join two values when they are all the two clusters hold (the
+    # model learnt how much a disagreement weighs in this data); a chain never may.
     scored_rules: tuple[str, ...] = ("splink",)
 
 
@@ -56,7 +61,7 @@ def guarded_clusters(
     n = len(records)
     parent = np.arange(n)
     size = np.ones(n, dtype=np.int64)
-    conflict = {kind: _values(records[kind]) for kind in CONFLICT_KINDS if kind in records}
+    conflict = {kind: _values(records[kind]) for kind in guards.conflict_kinds if kind in records}
 
     def find(x: int) -> int:
         root = x
@@ -83,7 +88,7 @@ def guarded_clusters(
             for kind, values in conflict.items():
                 if not (values[a] and values[b] and _conflicting(kind, values[a], values[b])):
                     continue
-                direct = (kind == "birth_date" and scored[i] and values[a] == own[kind][left]
+                direct = (scored[i] and values[a] == own[kind][left]
                           and values[b] == own[kind][right])
                 if not direct:
                     reason = f"different_{kind}"
