@@ -68,6 +68,9 @@ MATCH_COLUMNS = [
     "street_norm",
     "birth_date",
     "loyalty_card",
+    "name_block",
+    "given_block",
+    "birth_block",
     "det_cluster",
 ]
 # English exonyms for city names that pinyin or accent folding does not bring together.
@@ -103,13 +106,19 @@ NAMESAKE_TF_COLUMNS = ("name_letters",)
 # unique name counts. 0.03 was best on the generated data (0.1 and 0.3 lost recall at the
 # same precision).
 NAMESAKE_FLOOR = 0.03
-NAME_TRAINING_RULES = (("email_key",), ("birth_date",), ("postcode",))
+NAME_TRAINING_RULES = (("email_key",), ("birth_block",), ("postcode",))
 ANCHOR_COLUMNS = ("email_key", "phone", "postcode", "birth_date")
 AMBIGUITY_MARGIN = 1.0  # match weight (bits) by which the best of two rival links must win
 # A link this sure (Bayes factor 256) is no namesake guess and is never dropped as ambiguous:
 # the links the rule drops on the generated data weigh 3-7 bits (bare profiles: a name and a
 # city), those it wrongly dropped on FEBRL3 (typo'd copies of one person) 9-24 bits.
 AMBIGUITY_MAX_WEIGHT = 8.0
+# Blocking: a name on more records than this is compared only within a city (and through the
+# other rules); the pairs of a value grow with the square of its records.
+BLOCK_NAME_CAP = 30
+# A birth date on this many times the median records per date is a default ('the youngest
+# allowed age'), not a person's: not used to block.
+BLOCK_PLACEHOLDER_FACTOR = 20
 MAX_NAME_TOKENS = 4  # longer names: no permutations (names are short)
 
 
@@ -268,8 +277,20 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         (_NON_ALNUM.sub("", c.lower()).upper() or None) if isinstance(c, str) else None
         for c in _without_demoted(cards, "loyalty_card_number", not_names)
     ]
+    out["name_block"] = _capped(out["name_letters"], BLOCK_NAME_CAP)
+    out["given_block"] = _capped(out["given_letters"], BLOCK_NAME_CAP)
+    births = out["birth_date"].value_counts()
+    cap = max(BLOCK_PLACEHOLDER_FACTOR * float(births.median()), 2) if len(births) else 2
+    out["birth_block"] = _capped(out["birth_date"], cap)
     out["det_cluster"] = det_clusters
     return out[MATCH_COLUMNS]
+
+
+def _capped(values: pd.Series, cap: float) -> pd.Series:
+    """The values held by at most `cap` records (others null): blocking keys whose pairs
+    grow linearly with the records."""
+    counts = values.map(values.value_counts())
+    return values.where(counts.le(cap).to_numpy() & values.notna().to_numpy(), None)
 
 
 def _deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -456,22 +477,34 @@ def _comparisons() -> list:
 
 
 def _prediction_blocking_rules() -> list:
+    """Pairs to score. Every rule joins on values that few people share, so the pair count
+    grows about linearly with the records: a name, an address, a phone, a card; a postcode
+    or birth date only together with a name initial or a second place field (a postcode
+    alone, or a first name and a city, join thousands of records each in a million; on the
+    generated data the pairs they added were all found by the name rules as well).
+    Measured in docs/benchmarks.md (pair counts at 20k / 100k records)."""
     from splink import block_on
 
+    first, last = "substr(name_first_token, 1, 1)", "substr(name_last_token, 1, 1)"
     return [
-        block_on("name_letters"),
+        block_on("name_block"),
+        block_on("name_letters", "city_norm"),
         block_on("email_local"),
         block_on("phone"),
-        block_on("name_first_token", "city_norm"),
-        block_on("name_last_token", "city_norm"),
-        block_on("postcode"),
-        block_on("birth_date"),
-        block_on("street_norm"),
         block_on("loyalty_card"),
-        "l.name_letters = r.email_anagram",
-        "l.email_anagram = r.name_letters",
-        "l.given_letters = r.name_letters",
-        "l.name_letters = r.given_letters",
+        block_on("postcode", first),
+        block_on("postcode", last),
+        block_on("birth_block", first, last),
+        block_on("street_norm", "city_norm", first),
+        block_on("street_norm", "city_norm", last),
+        # two place or date fields agree: a record whose name is mistyped beyond its initials
+        block_on("birth_block", "postcode"),
+        block_on("birth_block", "street_norm"),
+        block_on("postcode", "street_norm"),
+        "l.name_block = r.email_anagram",
+        "l.email_anagram = r.name_block",
+        "l.given_block = r.name_block",
+        "l.name_block = r.given_block",
     ]
 
 
@@ -580,10 +613,11 @@ def train(
 
     Prior (probability two random records match): pairs found by exact rules (email, phone,
     name + birth date), assumed to find `prior_recall` of all matches. u: random sampling of
-    `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters (trains all but the
-    name), then on pairs sharing an email (trains the name; pairs sharing a phone would
-    teach it that family members are the same person; without emails: a birth date, else a
-    postcode). Deterministic for a seed."""
+    `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters, names on at most
+    BLOCK_NAME_CAP records (trains all but the name; the pairs grow linearly), then on pairs
+    sharing an email (trains the name; pairs sharing a phone would teach it that family
+    members are the same person; without emails: a birth date, else a postcode).
+    Deterministic for a seed."""
     from splink import SettingsCreator, block_on
 
     settings = SettingsCreator(
@@ -602,7 +636,7 @@ def train(
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
         linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on("name_letters"), estimate_without_term_frequencies=True
+            block_on("name_block"), estimate_without_term_frequencies=True
         )
         # the name's m: pairs sharing an email, or (data without emails) a birth date
         name_rule = next(
