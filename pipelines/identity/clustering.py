@@ -12,6 +12,7 @@ links are returned with the reason, for the data steward's review queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +55,17 @@ def guarded_clusters(
     records: pd.DataFrame,
     edges: pd.DataFrame,
     guards: ClusterGuards | None = None,
+    households: pd.DataFrame | None = None,
+    compatible: Callable[[str, str], bool] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster labels for `records` (positional) from `edges` (left, right, rule, strength:
-    higher applies first) and the refused edges with a `reason` column."""
+    higher applies first) and the refused edges with a `reason` column.
+
+    `households` (record, value, name_key): records that carry an identifier shared by
+    different people (a family phone or mailbox) and the name on each. Two clusters that
+    hold the same such identifier under names `compatible` says cannot be one person's are
+    two members of that household and are never joined, whatever else they share (the
+    street, the postcode, a surname)."""
     guards = guards or ClusterGuards()
     n = len(records)
     parent = np.arange(n)
@@ -72,6 +81,18 @@ def guarded_clusters(
         return root
 
     own = {kind: list(values) for kind, values in conflict.items()}
+    members: dict[int, dict[str, set[str]]] = {}
+    if households is not None and compatible is not None:
+        for record, value, name in households[["record", "value", "name_key"]].itertuples(
+                index=False, name=None):
+            members.setdefault(int(record), {}).setdefault(value, set()).add(name)
+
+    def other_member(a: int, b: int) -> bool:
+        ma, mb = members.get(a), members.get(b)
+        if not ma or not mb:
+            return False
+        return any(not compatible(x, y) for value in ma.keys() & mb.keys()
+                   for x in ma[value] for y in mb[value])
     ordered = edges.sort_values("strength", ascending=False, kind="stable")
     scored = ordered["rule"].isin(guards.scored_rules).to_numpy()
     refused: list[tuple[int, str]] = []
@@ -84,6 +105,8 @@ def guarded_clusters(
         reason = None
         if size[a] + size[b] > guards.max_cluster_size:
             reason = "cluster_size_limit"
+        elif other_member(a, b):
+            reason = "different_household_member"
         else:
             for kind, values in conflict.items():
                 if not (values[a] and values[b] and _conflicting(kind, values[a], values[b])):
@@ -102,6 +125,10 @@ def guarded_clusters(
         size[a] += size[b]
         for values in conflict.values():
             values[a] = values[a] | values[b]
+        if b in members:
+            merged = members.setdefault(a, {})
+            for value, names in members.pop(b).items():
+                merged.setdefault(value, set()).update(names)
     labels = np.array([find(i) for i in range(n)])
     rejected = ordered.iloc[[i for i, _ in refused]].reset_index(drop=True)
     rejected["reason"] = [r for _, r in refused]

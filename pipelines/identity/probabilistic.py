@@ -613,10 +613,11 @@ def train(
 
     Prior (probability two random records match): pairs found by exact rules (email, phone,
     name + birth date), assumed to find `prior_recall` of all matches. u: random sampling of
-    `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters, names on at most
-    BLOCK_NAME_CAP records (trains all but the name; the pairs grow linearly), then on pairs
-    sharing an email (trains the name; pairs sharing a phone would teach it that family
-    members are the same person; without emails: a birth date, else a postcode).
+    `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters (trains all but the
+    name; the common names' pairs keep EM's non-match class anchored: on the capped name
+    block it converged to namesakes as matches), then on pairs sharing an email (trains the
+    name; pairs sharing a phone would teach it that family members are the same person;
+    without emails: a birth date, else a postcode).
     Deterministic for a seed."""
     from splink import SettingsCreator, block_on
 
@@ -636,7 +637,7 @@ def train(
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=seed)
         linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on("name_block"), estimate_without_term_frequencies=True
+            block_on("name_letters"), estimate_without_term_frequencies=True
         )
         # the name's m: pairs sharing an email, or (data without emails) a birth date
         name_rule = next(
