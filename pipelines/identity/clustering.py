@@ -4,14 +4,15 @@ Edges are applied strongest first (deterministic identifier links, then probabil
 descending match probability) with a union-find. A link is refused when the two clusters it
 would join carry different values of a conflicting identifier (two different loyalty cards,
 two birth dates more than a typo apart, unless the link is the model's direct comparison of
-those two records) or when the joined cluster would exceed `max_cluster_size`: a chain of
-weaker links can never join what stronger evidence keeps apart, and the split rule of an
-oversized group is "the weakest links go first". Refused links are returned with the reason,
-for the data steward's review queue.
+those two records, which weighed the disagreement) or when the joined cluster would exceed
+`max_cluster_size`: a chain of weaker links can never join what stronger evidence keeps
+apart, and the split rule of an oversized group is "the weakest links go first". Refused
+links are returned with the reason, for the data steward's review queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +26,14 @@ CONFLICT_KINDS = ("loyalty_card_number", "birth_date")
 @dataclass(frozen=True)
 class ClusterGuards:
     max_cluster_size: int = 12  # one person rarely has more records across three sources
-    # Links whose score already weighed the birth dates of their own two records: such a
-    # link may join two birth dates when they are all the two clusters hold (the model
-    # learnt how much a disagreement weighs in this data); a chain never may.
+    # Identifiers a person has one value of: two clusters holding different values stay apart.
+    # A trained model narrows this to the kinds its true matches rarely disagree on
+    # (`probabilistic.cluster_guards`): where a birth date is often mistyped beyond one typo
+    # (FEBRL's corrupted copies), a second date is no evidence of a second person.
+    conflict_kinds: tuple[str, ...] = CONFLICT_KINDS
+    # Links whose score already weighed the birth dates and card numbers of their own two
+    # records: such a link may join two values when they are all the two clusters hold (the
+    # model learnt how much a disagreement weighs in this data); a chain never may.
     scored_rules: tuple[str, ...] = ("splink",)
 
 
@@ -49,14 +55,22 @@ def guarded_clusters(
     records: pd.DataFrame,
     edges: pd.DataFrame,
     guards: ClusterGuards | None = None,
+    households: pd.DataFrame | None = None,
+    compatible: Callable[[str, str], bool] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster labels for `records` (positional) from `edges` (left, right, rule, strength:
-    higher applies first) and the refused edges with a `reason` column."""
+    higher applies first) and the refused edges with a `reason` column.
+
+    `households` (record, value, name_key): records that carry an identifier shared by
+    different people (a family phone or mailbox) and the name on each. Two clusters that
+    hold the same such identifier under names `compatible` says cannot be one person's are
+    two members of that household and are never joined, whatever else they share (the
+    street, the postcode, a surname)."""
     guards = guards or ClusterGuards()
     n = len(records)
     parent = np.arange(n)
     size = np.ones(n, dtype=np.int64)
-    conflict = {kind: _values(records[kind]) for kind in CONFLICT_KINDS if kind in records}
+    conflict = {kind: _values(records[kind]) for kind in guards.conflict_kinds if kind in records}
 
     def find(x: int) -> int:
         root = x
@@ -67,6 +81,18 @@ def guarded_clusters(
         return root
 
     own = {kind: list(values) for kind, values in conflict.items()}
+    members: dict[int, dict[str, set[str]]] = {}
+    if households is not None and compatible is not None:
+        for record, value, name in households[["record", "value", "name_key"]].itertuples(
+                index=False, name=None):
+            members.setdefault(int(record), {}).setdefault(value, set()).add(name)
+
+    def other_member(a: int, b: int) -> bool:
+        ma, mb = members.get(a), members.get(b)
+        if not ma or not mb:
+            return False
+        return any(not compatible(x, y) for value in ma.keys() & mb.keys()
+                   for x in ma[value] for y in mb[value])
     ordered = edges.sort_values("strength", ascending=False, kind="stable")
     scored = ordered["rule"].isin(guards.scored_rules).to_numpy()
     refused: list[tuple[int, str]] = []
@@ -79,11 +105,13 @@ def guarded_clusters(
         reason = None
         if size[a] + size[b] > guards.max_cluster_size:
             reason = "cluster_size_limit"
+        elif other_member(a, b):
+            reason = "different_household_member"
         else:
             for kind, values in conflict.items():
                 if not (values[a] and values[b] and _conflicting(kind, values[a], values[b])):
                     continue
-                direct = (kind == "birth_date" and scored[i] and values[a] == own[kind][left]
+                direct = (scored[i] and values[a] == own[kind][left]
                           and values[b] == own[kind][right])
                 if not direct:
                     reason = f"different_{kind}"
@@ -97,6 +125,10 @@ def guarded_clusters(
         size[a] += size[b]
         for values in conflict.values():
             values[a] = values[a] | values[b]
+        if b in members:
+            merged = members.setdefault(a, {})
+            for value, names in members.pop(b).items():
+                merged.setdefault(value, set()).update(names)
     labels = np.array([find(i) for i in range(n)])
     rejected = ordered.iloc[[i for i, _ in refused]].reset_index(drop=True)
     rejected["reason"] = [r for _, r in refused]

@@ -20,6 +20,7 @@ from pipelines.identity.clustering import ClusterGuards, guarded_clusters
 
 IDENTIFIER_KINDS = ("email_key", "phone_e164", "loyalty_card_number", "weibo_handle")
 RECORD_KEY = ["source_system", "source_record_id"]
+HOUSEHOLD_KINDS = ("email_key", "phone_e164")  # shared by a family: see `household_members`
 RULE_NAMES = {
     "email_key": "email",
     "phone_e164": "phone",
@@ -50,8 +51,25 @@ def _token_matches(token: str, others: list[str], threshold: float) -> bool:
     return any(
         JaroWinkler.similarity(token, c) >= threshold
         or (min(len(token), len(c)) >= 5 and OSA.distance(token, c) <= 1)
+        or _swapped(token, c)
         for c in candidates
     )
+
+
+def _swapped(token: str, other: str) -> bool:
+    """Two neighbouring letters swapped ('lni' for 'lin', 'zeo' for 'zoe'): a typo even in a
+    short name, where Jaro-Winkler stays under the threshold."""
+    return (len(token) >= 3 and len(token) == len(other) and token != other
+            and sorted(token) == sorted(other) and OSA.distance(token, other) == 1)
+
+
+def _repeats_covered(one: list[str], other: list[str], threshold: float) -> bool:
+    """A token written k times ('yang yang yang' for 杨洋洋) needs k matching tokens in the
+    other name: 'pinggang yang' has one."""
+    for token in {t for t in one if one.count(t) > 1}:
+        if sum(_token_matches(token, [o], threshold) for o in other) < one.count(token):
+            return False
+    return True
 
 
 def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity) -> bool:
@@ -61,15 +79,21 @@ def names_compatible(a: str, b: str, threshold: float = Guards.token_similarity)
     'wang wei' !~ 'wang fang' and 'wu yi yi' !~ 'wu yiran'."""
     ta, tb = a.split()[:6], b.split()[:6]  # names are short; bounds the permutations
     for one, other in ((ta, tb), (tb, ta)):
-        if all(_token_matches(t, other, threshold) for t in one):
+        if all(_token_matches(t, other, threshold) for t in one) and _repeats_covered(
+                one, other, threshold):
             return True
-        # syllables run together must spell a token (or joined tokens) of the other exactly
+        # syllables run together must spell a token (or joined tokens) of the other exactly,
+        # or with two neighbouring letters swapped ('ekjing' for 'ke jing')
         spelled = set(other) | {"".join(p) for n in (2, 3) for p in permutations(other, n)}
         for variant in _segmentations(one)[1:]:
-            if all(t in spelled if t not in one else _token_matches(t, other, threshold)
+            if all(_spells(t, spelled) if t not in one else _token_matches(t, other, threshold)
                    for t in variant):
                 return True
     return False
+
+
+def _spells(token: str, spelled: set[str]) -> bool:
+    return token in spelled or any(_swapped(token, s) for s in spelled)
 
 
 def _segmentations(tokens: list[str]) -> list[list[str]]:
@@ -122,6 +146,23 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     reasons[np.array(in_conflict, dtype=bool) & reasons.isna().to_numpy()] = "different_people"
     out = shared.assign(reason=reasons).dropna(subset=["reason"])
     return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
+
+
+def household_members(
+    records: pd.DataFrame, demoted: pd.DataFrame, guards: Guards = Guards()
+) -> pd.DataFrame:
+    """Records (record, value, name_key) carrying a phone or mailbox demoted because
+    different people use it (a family phone, a shared mailbox): the clustering keeps its
+    differently named holders apart. Not card numbers: a card on two names is as often one
+    person's card under a mistyped name, and the model weighs both."""
+    family = demoted.loc[(demoted["reason"] == "different_people")
+                         & demoted["kind"].isin(HOUSEHOLD_KINDS), ["kind", "value"]]
+    if family.empty:
+        return pd.DataFrame(columns=["record", "value", "name_key"])
+    ids = identifiers(records).dropna(subset=["name_key"])
+    held = ids.merge(family, on=["kind", "value"])
+    held = held.assign(value=held["kind"] + ":" + held["value"].astype(str))
+    return held[["record", "value", "name_key"]].reset_index(drop=True)
 
 
 DETERMINISTIC_STRENGTH = 2.0  # above any match probability: identifier links apply first
@@ -185,7 +226,10 @@ def cluster(
                           ignore_index=True)
     if extra_edges is not None and len(extra_edges):
         edges = pd.concat([edges, extra_edges[list(edges.columns)]], ignore_index=True)
-    labels, refused = guarded_clusters(records, edges, cluster_guards)
+    labels, refused = guarded_clusters(records, edges, cluster_guards,
+                                       households=household_members(records, demoted, guards),
+                                       compatible=lambda a, b: names_compatible(
+                                           a, b, guards.token_similarity))
     kept = edges.merge(refused[["left", "right"]], how="left", indicator=True)
     kept = kept[kept["_merge"] == "left_only"]
     touched = pd.concat([

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,8 @@ class SplinkMatcher:
     trained: bool = field(default=False, init=False)
     train_reason: str | None = field(default=None, init=False)
     links: int = field(default=0, init=False)
+    # the clustering guards the model supports (`probabilistic.cluster_guards`), once called
+    cluster_guards: Any = field(default=None, init=False)
 
     @property
     def profile_path(self) -> Path:
@@ -79,6 +82,7 @@ class SplinkMatcher:
             self.trained = True
             delta = None  # a new model: every pair is scored again
         model = splink.load_model(self.model_path)
+        self.cluster_guards = splink.cluster_guards(model)
         scored = splink.predict_edges(prepared, model, threshold=self.review_from, delta=delta)
         strong = scored["match_probability"] >= self.threshold
         self.links = int(strong.sum())

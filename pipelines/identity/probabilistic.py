@@ -67,6 +67,10 @@ MATCH_COLUMNS = [
     "city_norm",
     "street_norm",
     "birth_date",
+    "loyalty_card",
+    "name_block",
+    "given_block",
+    "birth_block",
     "det_cluster",
 ]
 # English exonyms for city names that pinyin or accent folding does not bring together.
@@ -102,9 +106,19 @@ NAMESAKE_TF_COLUMNS = ("name_letters",)
 # unique name counts. 0.03 was best on the generated data (0.1 and 0.3 lost recall at the
 # same precision).
 NAMESAKE_FLOOR = 0.03
-NAME_TRAINING_RULES = (("email_key",), ("birth_date",), ("postcode",))
+NAME_TRAINING_RULES = (("email_key",), ("birth_block",), ("postcode",))
 ANCHOR_COLUMNS = ("email_key", "phone", "postcode", "birth_date")
 AMBIGUITY_MARGIN = 1.0  # match weight (bits) by which the best of two rival links must win
+# A link this sure (Bayes factor 256) is no namesake guess and is never dropped as ambiguous:
+# the links the rule drops on the generated data weigh 3-7 bits (bare profiles: a name and a
+# city), those it wrongly dropped on FEBRL3 (typo'd copies of one person) 9-24 bits.
+AMBIGUITY_MAX_WEIGHT = 8.0
+# Blocking: a name on more records than this is compared only within a city (and through the
+# other rules); the pairs of a value grow with the square of its records.
+BLOCK_NAME_CAP = 30
+# A birth date on this many times the median records per date is a default ('the youngest
+# allowed age'), not a person's: not used to block.
+BLOCK_PLACEHOLDER_FACTOR = 20
 MAX_NAME_TOKENS = 4  # longer names: no permutations (names are short)
 
 
@@ -253,8 +267,30 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     ]
     birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
     out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
+    # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
+    # a card on too many records is no evidence, one on names the deterministic rule finds
+    # incompatible is: the model weighs the names too (a mistyped name keeps its card)
+    not_names = demoted[demoted["reason"] != "different_people"] if len(demoted) else demoted
+    cards = col("loyalty_card_number", pd.Series([None] * n)).astype("object")
+    cards = cards.where(cards.notna().to_numpy(), None)
+    out["loyalty_card"] = [
+        (_NON_ALNUM.sub("", c.lower()).upper() or None) if isinstance(c, str) else None
+        for c in _without_demoted(cards, "loyalty_card_number", not_names)
+    ]
+    out["name_block"] = _capped(out["name_letters"], BLOCK_NAME_CAP)
+    out["given_block"] = _capped(out["given_letters"], BLOCK_NAME_CAP)
+    births = out["birth_date"].value_counts()
+    cap = max(BLOCK_PLACEHOLDER_FACTOR * float(births.median()), 2) if len(births) else 2
+    out["birth_block"] = _capped(out["birth_date"], cap)
     out["det_cluster"] = det_clusters
     return out[MATCH_COLUMNS]
+
+
+def _capped(values: pd.Series, cap: float) -> pd.Series:
+    """The values held by at most `cap` records (others null): blocking keys whose pairs
+    grow linearly with the records."""
+    counts = values.map(values.value_counts())
+    return values.where(counts.le(cap).to_numpy() & values.notna().to_numpy(), None)
 
 
 def _deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -424,6 +460,16 @@ def _comparisons() -> list:
                 cll.ElseLevel(),
             ],
         ),
+        cl.CustomComparison(
+            output_column_name="loyalty_card",
+            comparison_levels=[
+                cll.NullLevel("loyalty_card"),
+                cll.ExactMatchLevel("loyalty_card"),
+                cll.DamerauLevenshteinLevel("loyalty_card", 1).configure(
+                    label_for_charts="one typo apart"),
+                cll.ElseLevel(),
+            ],
+        ),
         _email_comparison(),
         _name_in_email_comparison(),
         _place_comparison(),
@@ -431,21 +477,34 @@ def _comparisons() -> list:
 
 
 def _prediction_blocking_rules() -> list:
+    """Pairs to score. Every rule joins on values that few people share, so the pair count
+    grows about linearly with the records: a name, an address, a phone, a card; a postcode
+    or birth date only together with a name initial or a second place field (a postcode
+    alone, or a first name and a city, join thousands of records each in a million; on the
+    generated data the pairs they added were all found by the name rules as well).
+    Measured in docs/benchmarks.md (pair counts at 20k / 100k records)."""
     from splink import block_on
 
+    first, last = "substr(name_first_token, 1, 1)", "substr(name_last_token, 1, 1)"
     return [
-        block_on("name_letters"),
+        block_on("name_block"),
+        block_on("name_letters", "city_norm"),
         block_on("email_local"),
         block_on("phone"),
-        block_on("name_first_token", "city_norm"),
-        block_on("name_last_token", "city_norm"),
-        block_on("postcode"),
-        block_on("birth_date"),
-        block_on("street_norm"),
-        "l.name_letters = r.email_anagram",
-        "l.email_anagram = r.name_letters",
-        "l.given_letters = r.name_letters",
-        "l.name_letters = r.given_letters",
+        block_on("loyalty_card"),
+        block_on("postcode", first),
+        block_on("postcode", last),
+        block_on("birth_block", first, last),
+        block_on("street_norm", "city_norm", first),
+        block_on("street_norm", "city_norm", last),
+        # two place or date fields agree: a record whose name is mistyped beyond its initials
+        block_on("birth_block", "postcode"),
+        block_on("birth_block", "street_norm"),
+        block_on("postcode", "street_norm"),
+        "l.name_block = r.email_anagram",
+        "l.email_anagram = r.name_block",
+        "l.given_block = r.name_block",
+        "l.name_block = r.given_block",
     ]
 
 
@@ -555,9 +614,11 @@ def train(
     Prior (probability two random records match): pairs found by exact rules (email, phone,
     name + birth date), assumed to find `prior_recall` of all matches. u: random sampling of
     `max_pairs_u` pairs, seeded. m: EM on pairs sharing the name letters (trains all but the
-    name), then on pairs sharing an email (trains the name; pairs sharing a phone would
-    teach it that family members are the same person; without emails: a birth date, else a
-    postcode). Deterministic for a seed."""
+    name; the common names' pairs keep EM's non-match class anchored: on the capped name
+    block it converged to namesakes as matches), then on pairs sharing an email (trains the
+    name; pairs sharing a phone would teach it that family members are the same person;
+    without emails: a birth date, else a postcode).
+    Deterministic for a seed."""
     from splink import SettingsCreator, block_on
 
     settings = SettingsCreator(
@@ -675,7 +736,8 @@ def _tf_columns(model: dict[str, Any]) -> set[str]:
 
 
 def drop_ambiguous(
-    edges: pd.DataFrame, clusters: np.ndarray, margin: float = AMBIGUITY_MARGIN
+    edges: pd.DataFrame, clusters: np.ndarray, margin: float = AMBIGUITY_MARGIN,
+    max_weight: float = AMBIGUITY_MAX_WEIGHT,
 ) -> pd.DataFrame:
     """Drop links that would make one cluster the only bridge between two others.
 
@@ -683,7 +745,8 @@ def drop_ambiguous(
     to another: joined through it, two namesakes would become one customer. For each
     cluster (of `clusters`, by record position) with links to several other clusters that
     are not linked to each other, only the best link is kept, and only when its match
-    weight beats the rival's by `margin` bits; the others go."""
+    weight beats the rival's by `margin` bits; the others go. A link of at least
+    `max_weight` bits is kept whatever its rivals: the model is sure of it."""
     if edges.empty:
         return edges
     a = clusters[edges["left"].to_numpy()]
@@ -710,8 +773,38 @@ def drop_ambiguous(
             dropped.add((min(x, y), max(x, y)))
             if w >= ws[0] - margin:
                 dropped.add((min(x, top), max(x, top)))
+    sure = edges["match_weight"].to_numpy() >= max_weight
     keep = [(lo, hi) not in dropped for lo, hi in zip(pair_lo.tolist(), pair_hi.tolist())]
-    return edges[np.array(keep, dtype=bool)]
+    keep = np.array(keep, dtype=bool) | sure
+    return edges[keep]
+
+
+# Model comparison -> record column whose values the guarded clustering keeps apart.
+CONFLICT_COMPARISONS = {"birth_date": "birth_date", "loyalty_card": "loyalty_card_number"}
+# A kind is a conflict only when the model says true matches disagree on it (beyond one
+# typo) at most this often: 0.0004 for birth dates on the generated data, 0.07 on FEBRL3.
+CONFLICT_MAX_DISAGREEMENT = 0.01
+
+
+def cluster_guards(model: dict[str, Any], base: Any = None) -> Any:
+    """Guards for `deterministic.cluster` with the conflict kinds this model supports: a
+    birth date or card number counts as one-per-person only where the model's m probability
+    of the 'all other' level (true matches that disagree) is at most
+    CONFLICT_MAX_DISAGREEMENT; kinds the model does not compare keep their default."""
+    from dataclasses import replace
+
+    from pipelines.identity.clustering import ClusterGuards
+
+    base = base or ClusterGuards()
+    kinds = set(base.conflict_kinds)
+    for comparison in model["comparisons"]:
+        column = CONFLICT_COMPARISONS.get(comparison["output_column_name"])
+        if column is None:
+            continue
+        other = comparison["comparison_levels"][-1].get("m_probability")
+        if other is not None and other > CONFLICT_MAX_DISAGREEMENT:
+            kinds.discard(column)
+    return replace(base, conflict_kinds=tuple(k for k in base.conflict_kinds if k in kinds))
 
 
 def save_model(model: dict[str, Any], path: str | Path) -> Path:

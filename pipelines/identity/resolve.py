@@ -125,7 +125,8 @@ def resolve(
     if matcher:
         clock(f"probabilistic matching of {matched:,} records", matched)
     clusters, demoted, refused = cluster(records, guards or Guards(), extra_edges=links,
-                                         known_ids=known)
+                                         known_ids=known,
+                                         cluster_guards=getattr(matcher, "cluster_guards", None))
     clock("guarded clustering", len(records))
     mapped, events = assign_ids(clusters, previous)
     if previous is not None:

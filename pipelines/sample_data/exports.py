@@ -129,15 +129,23 @@ def _names(w: World, p: np.ndarray, rng: np.random.Generator, pinyin: float, swa
     return where(is_cn, cn_first, w_first), where(is_cn, cn_last, w_last)
 
 
-def alias_email(email: pa.Array, u: np.ndarray) -> pa.Array:
+def alias_email(email: pa.Array, u: np.ndarray, taken: pa.Array | None = None) -> pa.Array:
     """Another address of the same person (u: (rows, 2) uniforms): +tag, other domain, or
-    the same upper-cased."""
+    the same upper-cased. An address at another domain that is someone's personal address
+    (`taken`: every person's) is not this person's to use: the +tag form instead (before
+    this, two namesakes could share one address: 'rachel.campbell@icloud.com')."""
     parts = pc.split_pattern(email, "@")
     local, domain = pc.list_element(parts, 0), pc.list_element(parts, 1)
     other = take(strings(["gmail.com", "outlook.com", "163.com", "icloud.com"]),
                  (u[:, 1] * 4).astype(int))
+    moved = cat(local, "@", other)
+    tagged = cat(local, "+shop@", domain)
+    if taken is not None:
+        clash = pc.fill_null(pc.is_in(moved, value_set=taken), False)
+        clash = pc.and_(clash, pc.not_equal(moved, email))
+        moved = where(clash.to_numpy(zero_copy_only=False), tagged, moved)
     return choose(np.searchsorted([0.35, 0.7], u[:, 0], side="right"),
-                  cat(local, "+shop@", domain), cat(local, "@", other), pc.utf8_upper(email))
+                  tagged, moved, pc.utf8_upper(email))
 
 
 def _shop_emails(w: World) -> pa.Array:
@@ -148,7 +156,7 @@ def _shop_emails(w: World) -> pa.Array:
     role = pop.role_email.take(pa.array(s.person))
     use_role = pc.is_valid(role).to_numpy(zero_copy_only=False) & (u[:, 0] < 0.5)
     email = where(use_role & (s.kind != GUEST), role, personal)
-    return where(s.kind == DUP, alias_email(email, u[:, 1:]), email)
+    return where(s.kind == DUP, alias_email(email, u[:, 1:], pop.email), email)
 
 
 def _handles(w: World) -> pa.Array:
@@ -203,7 +211,7 @@ def crm_contacts(w: World, rows: np.ndarray, export_end: int, rng: np.random.Gen
     has_role = pc.is_valid(role).to_numpy(zero_copy_only=False)
     email = where(has_role & (rng.random(n) < 0.85), role, personal)
     u = rng.random(n)
-    email = where(dup & (u < 0.25), alias_email(personal, rng.random((n, 2))), email)
+    email = where(dup & (u < 0.25), alias_email(personal, rng.random((n, 2)), pop.email), email)
     email = _opt(mess.email_text(email, rng), np.where(dup, u < 0.65, u < 0.92))
     phone = pop.phone.take(pa.array(p))
     mobile = _opt(mess.phone_text(phone, pop.country[p], rng), rng.random(n) <

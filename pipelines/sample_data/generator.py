@@ -337,7 +337,7 @@ def _contact_updates(w: ex.World, k: int, week: int) -> tuple[np.ndarray, dict[s
     change = pick(rng, n, [0.35, 0.25, 0.25, 0.15])
     pop = w.pop
     personal = pop.email.take(pa.array(p))
-    cols["Email"] = where(change == 0, ex.alias_email(personal, rng.random((n, 2))),
+    cols["Email"] = where(change == 0, ex.alias_email(personal, rng.random((n, 2)), pop.email),
                           cols["Email"])
     new_mobile = mess.phone_text(mobile_numbers(rng, pop.country[p], pop.city[p]),
                                  pop.country[p], rng)

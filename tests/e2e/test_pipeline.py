@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.identity.evaluate import pairwise_scores
+from pipelines.identity.evaluate import false_merges_sharing, pairwise_scores
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -245,6 +245,10 @@ def test_identity_precision_against_truth(demo, wh):
     assert scores["precision"] >= 0.99
     assert scores["recall"] > 0.7  # deterministic rules alone reach about 0.58
     assert scores["customers"] < scores["records"]  # duplicates were merged
+    # different people who share a family phone or a mailbox are never one customer
+    records = wh.sql("select source_system, source_record_id, phone_e164, email_key "
+                     "from staging.int_customer_records_unioned").df()
+    assert len(false_merges_sharing(predicted, truth, records)) == 0
     rules = dict(wh.sql("select match_rule, count(*) from identity.customer_map "
                         "group by 1").fetchall())
     assert rules.get("splink", 0) > 0, rules

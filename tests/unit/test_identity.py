@@ -133,6 +133,13 @@ def test_names_compatible_handles_pinyin_syllables_initials_and_typos():
     assert names_compatible("allen emiyl", "allen emily")
     assert not names_compatible("allen emily", "allen mark")
     assert not names_compatible("wu yi yi", "wu yiran")  # sisters sharing the family phone
+    # two neighbouring letters swapped, even in a short name or in joined syllables
+    assert names_compatible("lin wang", "lni wang")
+    assert names_compatible("wright zeo", "wright zoe")
+    assert names_compatible("jing ke zhou", "ekjing zhou")
+    # a repeated syllable needs as many tokens on the other side (杨洋洋 vs Yang Pinggang)
+    assert not names_compatible("yang yang yang", "pinggang yang")
+    assert names_compatible("yang yang", "yang yang")
 
 
 def edges(rows):
@@ -216,3 +223,18 @@ def test_false_merges_sharing_a_phone_or_mailbox_are_counted():
     assert found[["source_record_id_l", "source_record_id_r"]].values.tolist() == [["1", "2"]]
     apart = predicted.assign(customer_id=["A", "C", "B", "B"])
     assert false_merges_sharing(apart, truth, records).empty
+
+
+def test_household_members_sharing_a_family_phone_stay_apart_whatever_else_they_share():
+    df = records([
+        ("crm", "1", "andre elodie", False, "ea@orange.fr", "+33608673117", None, None),
+        ("shop", "2", "andre louise", False, "la@gmail.com", "+33608673117", None, None),
+        ("shop", "3", "andre elodie", False, "ea@orange.fr", None, None, None),
+    ])  # fmt: skip
+    # a model link between the two sisters (same street, postcode and surname)
+    edges = pd.DataFrame({"left": [1], "right": [2], "rule": "splink", "strength": [0.99]})
+    out, demoted, refused = cluster(df, extra_edges=edges)
+    cid = dict(zip(out["source_record_id"], out["cluster"]))
+    assert demoted["reason"].tolist() == ["different_people"]
+    assert cid["1"] == cid["3"] != cid["2"]
+    assert refused["reason"].tolist() == ["different_household_member"]

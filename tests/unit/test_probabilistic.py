@@ -196,6 +196,40 @@ def test_ambiguous_bridge_links_are_dropped():
     clear_winner = edges.assign(match_weight=[9.0, 4.2, 7.0])
     kept = prob.drop_ambiguous(clear_winner, clusters=pd.Series([0, 1, 2, 3, 4]).to_numpy())
     assert kept[["left", "right"]].values.tolist() == [[0, 1], [3, 4]]
+    # links the model is sure of (typo'd copies of one person, not a bare name) all stay
+    sure = edges.assign(match_weight=[12.0, 11.5, 7.0])
+    kept = prob.drop_ambiguous(sure, clusters=pd.Series([0, 1, 2, 3, 4]).to_numpy())
+    assert kept[["left", "right"]].values.tolist() == [[0, 1], [0, 2], [3, 4]]
+
+
+def _model_disagreeing(birth_m: float, card_m: float) -> dict:
+    def ladder(name: str, other_m: float) -> dict:
+        return {"output_column_name": name, "comparison_levels": [
+            {"is_null_level": True}, {"m_probability": 1 - other_m},
+            {"m_probability": other_m}]}  # fmt: skip
+    return {"comparisons": [ladder("name", 0.5), ladder("birth_date", birth_m),
+                            ladder("loyalty_card", card_m)]}
+
+
+def test_conflict_guards_follow_how_often_true_matches_disagree():
+    # generated data: true matches almost never disagree on the birth date -> both guards
+    assert prob.cluster_guards(_model_disagreeing(0.0004, 0.001)).conflict_kinds == (
+        "loyalty_card_number", "birth_date")
+    # FEBRL-like: 7 % of true matches carry a corrupted birth date -> no birth-date guard
+    assert prob.cluster_guards(_model_disagreeing(0.07, 0.001)).conflict_kinds == (
+        "loyalty_card_number",)
+    records = pd.DataFrame({
+        "source_system": "x", "source_record_id": ["a", "b", "c"],
+        "name_key": "ann lee", "is_role_mailbox": False, "email_key": None,
+        "phone_e164": None, "loyalty_card_number": None, "weibo_handle": None,
+        "birth_date": ["1980-01-01", None, "1975-06-30"],
+    })  # fmt: skip
+    edges = pd.DataFrame({"left": [0, 1], "right": [1, 2], "rule": "splink",
+                          "strength": [0.99, 0.95]})  # fmt: skip
+    guarded = cluster(records, extra_edges=edges)[0]["cluster"]
+    assert guarded.nunique() == 2  # the chain to a second birth date is refused
+    relaxed = prob.cluster_guards(_model_disagreeing(0.07, 0.001))
+    assert cluster(records, extra_edges=edges, cluster_guards=relaxed)[0]["cluster"].nunique() == 1
 
 
 def test_model_charts_are_written_offline(data, tmp_path):

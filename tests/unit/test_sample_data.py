@@ -352,3 +352,37 @@ def test_increment_writes_the_next_weeks_files(base, tmp_path):
     assert keys and set(keys) <= crm
     base_contacts = set(read_csv(landing(out, "crm/contacts/contacts_{}.csv"))["Contact ID"])
     assert set(keys) & base_contacts and set(keys) - base_contacts  # updates and new people
+
+
+def test_an_alias_address_is_never_another_persons_address():
+    import numpy as np
+    import pyarrow as pa
+
+    from pipelines.sample_data.exports import alias_email
+
+    email = pa.array(["rachel.campbell@gmail.com", "ann.lee@gmail.com"])
+    taken = pa.array(["rachel.campbell@icloud.com", *email.to_pylist()])  # another Rachel's
+    u = np.array([[0.5, 0.99], [0.5, 0.99]])  # the 'other domain' form, at icloud.com
+    assert alias_email(email, u).to_pylist() == [
+        "rachel.campbell@icloud.com", "ann.lee@icloud.com"]
+    assert alias_email(email, u, taken).to_pylist() == [
+        "rachel.campbell+shop@gmail.com", "ann.lee@icloud.com"]
+
+
+def test_no_two_people_share_a_personal_address(base):
+    out = base[0]
+    mapping = pd.read_csv(out / "truth/person_map.csv", dtype=str)
+    person = dict(zip(zip(mapping["source_system"], mapping["source_record_id"]),
+                      mapping["person_id"]))  # fmt: skip
+    customers = read_csv(landing(out, "shop/customers/customers_{}.csv"))
+    emails = pd.DataFrame({
+        "email": customers["Email"].str.strip().str.lower(),
+        "person": [person.get(("shop", k)) for k in customers["Customer ID"]],
+    }).dropna()
+    from pipelines.sample_data.pools import ROLE_LOCALS
+
+    role = emails["email"].str.split("@").str[0].isin(ROLE_LOCALS)  # team mailboxes
+    emails = emails[emails["email"].str.contains("@") & ~role]
+    per_email = emails.groupby("email")["person"].nunique()
+    assert len(per_email) > 500
+    assert (per_email > 1).sum() == 0
