@@ -74,6 +74,25 @@ def normalize_phone(value: str | None, region: str | None = None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# numbers of businesses, not of people: toll-free, shared-cost (China's 400 lines), premium-rate
+# and universal access numbers; a shop types its own hotline in for guests
+BUSINESS_NUMBER_TYPES = frozenset({
+    phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.UAN,
+})
+
+
+@lru_cache(maxsize=200_000)
+def is_business_number(e164: str | None) -> bool:
+    """True for an E.164 number of a type that belongs to a business (phonenumbers' type)."""
+    if not e164:
+        return False
+    try:
+        return phonenumbers.number_type(phonenumbers.parse(e164)) in BUSINESS_NUMBER_TYPES
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def has_cjk(value: str | None) -> bool:
     return bool(value) and bool(_CJK.search(value))
 

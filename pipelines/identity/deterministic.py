@@ -2,7 +2,8 @@
 
 Strong identifiers are a normalised email, an E.164 phone, a loyalty card number and a Weibo
 handle recorded in the CRM. An identifier shared by different people is demoted (not used to
-link): role mailboxes (info@, team@), values on more than `max_records` records, and values
+link): role mailboxes (info@, team@), business phone numbers (toll-free, shared-cost such as a
+shop's 400 hotline typed in for guests), values on more than `max_records` records, and values
 whose records carry names that cannot belong to one person (a family phone). The links, with
 those of the probabilistic matcher, are clustered with guards (`clustering.py`).
 """
@@ -17,6 +18,7 @@ import pandas as pd
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from pipelines.identity.clustering import ClusterGuards, guarded_clusters
+from pipelines.standardise import is_business_number
 
 IDENTIFIER_KINDS = ("email_key", "phone_e164", "loyalty_card_number", "weibo_handle")
 RECORD_KEY = ["source_system", "source_record_id"]
@@ -132,6 +134,8 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     reasons = pd.Series(pd.NA, index=shared.index, dtype="object")
     reasons[shared["records"] > guards.max_records] = "shared_by_too_many_records"
     reasons[shared["is_role"]] = "role_mailbox"
+    business = (shared["kind"] == "phone_e164") & shared["value"].map(is_business_number)
+    reasons[business.to_numpy(dtype=bool)] = "business_number"
     # name conflicts: only groups with two or more distinct names need a look
     named = ids.dropna(subset=["name_key"]).drop_duplicates(["kind", "value", "name_key"])
     multi = named[named.duplicated(["kind", "value"], keep=False)]

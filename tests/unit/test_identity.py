@@ -60,6 +60,23 @@ def test_too_many_records_on_one_identifier_is_demoted():
     assert demoted["reason"].tolist() == ["shared_by_too_many_records"]
 
 
+def test_a_business_number_links_nobody():
+    # guests for whom the shop typed in its own 400 hotline (a shared-cost number), no names
+    df = records(
+        [
+            ("shop", "G1", None, False, "lin@gmail.com", "+864008208820", None, None),
+            ("shop", "G2", None, False, "chris@gmail.com", "+864008208820", None, None),
+            ("shop", "G3", None, False, "a@qq.com", "+8613812345678", None, None),
+            ("crm", "C3", None, False, None, "+8613812345678", None, None),
+        ]
+    )
+    out, demoted, _ = cluster(df)
+    cid = dict(zip(out["source_record_id"], out["cluster"]))
+    assert cid["G1"] != cid["G2"]
+    assert cid["G3"] == cid["C3"]  # a mobile number still links
+    assert demoted[["value", "reason"]].values.tolist() == [["+864008208820", "business_number"]]
+
+
 def clusters(assignments):
     return pd.DataFrame(
         [("crm", rid, c) for rid, c in assignments],
