@@ -188,6 +188,42 @@ def models(work: Path) -> list[tuple[str, str]]:
     )
 
 
+# Aggregates that would expose a difference in meaning (time zones, trimming, the golden
+# record's winners, date arithmetic), computed on both engines.
+VALUE_CHECKS = {
+    "staging.stg_crm__contacts": "count(distinct weibo_handle), count(distinct phone_e164)",
+    "staging.stg_social__profiles": "count(distinct handle), count(distinct email_key)",
+    "staging.stg_shop__orders": "sum(amount_cny), count(distinct ordered_at)",
+    "marts.customers": "count(distinct full_name), count(distinct email), "
+                       "count(distinct source_systems), count(has_email_consent)",
+    "marts.customer_consent": "count(case when consent_status = 'granted' then 1 end), "
+                              "count(distinct consent_decided_at)",
+    "marts.customer_360": "sum(paid_orders), sum(lifetime_revenue_cny), sum(complaints)",
+    "marts.customer_features_weekly": "min(snapshot_date), sum(tenure_days), "
+                                      "sum(days_since_last_order), sum(orders_total)",
+}
+
+
+def _values(row) -> str:
+    return ", ".join(str(round(float(v), 6)) if v is not None and not hasattr(v, "isoformat")
+                     else str(v) for v in row)
+
+
+def compare_values(warehouse: Path) -> list[tuple[str, str, str, str]]:
+    """(model, aggregates, DuckDB's values, Spark's values) for VALUE_CHECKS."""
+    import duckdb
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    out = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for model, aggregates in VALUE_CHECKS.items():
+            sql = f"select {aggregates} from {model}"
+            out.append((model, aggregates, _values(con.sql(sql).fetchone()),
+                        _values(spark.sql(sql).collect()[0])))
+    return out
+
+
 def compare(work: Path, warehouse: Path) -> list[tuple[str, int, int]]:
     """(schema.model, rows in DuckDB, rows on Spark) for every built model."""
     import duckdb
@@ -233,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         differ = [name for name, a, b in rows if a != b]
         print(f"\n{len(rows)} models, {len(rows) - len(differ)} with equal row counts"
               + (f"; different: {', '.join(differ)}" if differ else ""))
+        print("\nvalues (duckdb | spark):")
+        values = compare_values(warehouse)
+        for model, aggregates, duck, spark in values:
+            flag = "same" if duck == spark else "DIFFERENT"
+            print(f"{model}: {aggregates}\n    {duck} | {spark}  {flag}")
+        differ += [model for model, _, duck, spark in values if duck != spark]
         return 1 if differ else 0
 
 

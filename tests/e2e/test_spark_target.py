@@ -1,6 +1,7 @@
 """Opt-in (C360_SPARK_TESTS=1, needs the `spark` extra and Java 17+): the staging,
 intermediate and marts models build on Spark (dbt-spark, session method, local mode) with the
-same row counts as on DuckDB. About 2-3 minutes; `make dbt-spark` runs the same steps."""
+same row counts and key aggregates as on DuckDB. About 4 minutes on 2 busy cores;
+`make dbt-spark` runs the same steps."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ pytestmark = [
 ]
 
 
-def test_staging_and_marts_build_on_spark_with_the_duckdb_row_counts(tmp_path):
+def test_staging_and_marts_build_on_spark_like_on_duckdb(tmp_path):
     pytest.importorskip("pyspark", reason="the `spark` extra is not installed")
     from pipelines import spark_target
 
     warehouse = spark_target.build_duckdb(tmp_path, customers=300, seed=7)
-    spark_target.build_spark(tmp_path, warehouse)
+    spark_target.build_spark(tmp_path, warehouse)  # raises when a model or a dbt test fails
     rows = {name: (duck, spark) for name, duck, spark in spark_target.compare(tmp_path, warehouse)}
 
-    for layer in spark_target.LAYERS:
-        assert any(name.split(".")[1].startswith(("stg_", "int_")) or layer == "marts"
-                   for name in rows)
-    assert {"marts.customers", "marts.customer_360", "marts.customer_features_weekly",
-            "staging.stg_crm__contacts", "staging.int_consent_evidence"} <= set(rows)
+    # every staging, intermediate and marts model of the project was built on Spark
+    assert {"staging.stg_crm__contacts", "staging.int_consent_evidence",
+            "marts.customers", "marts.customer_360", "marts.customer_features_weekly"} <= set(rows)
+    assert len(rows) >= 20
     assert rows["marts.customers"][0] > 200  # ~300 people: a real build, not empty tables
     assert {name: pair for name, pair in rows.items() if pair[0] != pair[1]} == {}
+    values = spark_target.compare_values(warehouse)
+    assert [(model, duck) for model, _, duck, spark in values if duck != spark] == []
