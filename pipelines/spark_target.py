@@ -119,6 +119,8 @@ def spark_session(work: Path):
     method picks up with getOrCreate(). Nothing is downloaded: the jars are in the wheel."""
     from pyspark.sql import SparkSession
 
+    # the Python workers that run the UDFs use this interpreter (its venv), not `python3`
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     return (
         SparkSession.builder.master("local[2]")
         .appName("customer360-dbt")
