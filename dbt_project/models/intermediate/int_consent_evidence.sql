@@ -27,13 +27,11 @@ records as (
     select * from crm union all select * from shop union all select * from social
 )
 
-select source_system, source_record_id, channel, has_consent, consent_updated_at, consent_source
+{#- one row per record and channel, nulls kept (an unpivot, spelled as a union) #}
+{%- set channels = ['email', 'sms', 'phone', 'social'] %}
+{% for channel in channels %}
+select source_system, source_record_id, '{{ channel }}' as channel,
+    has_{{ channel }}_consent as has_consent, consent_updated_at, consent_source
 from records
-unpivot include nulls (
-    has_consent for channel in (
-        has_email_consent as 'email',
-        has_sms_consent as 'sms',
-        has_phone_consent as 'phone',
-        has_social_consent as 'social'
-    )
-)
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}

@@ -18,7 +18,7 @@ shop as (
         shop_customer_id as source_record_id,
         first_name, last_name, full_name, name_key,
         email, email_key, is_role_mailbox, phone_e164,
-        loyalty_card_number, cast(null as varchar) as weibo_handle,
+        loyalty_card_number, cast(null as {{ dbt.type_string() }}) as weibo_handle,
         street, city, postcode, country_code, cast(null as date) as birth_date,
         has_email_consent, has_sms_consent, cast(null as boolean) as has_phone_consent,
         created_at, updated_at
@@ -29,13 +29,13 @@ social as (
     select
         'social' as source_system,
         social_profile_id as source_record_id,
-        cast(null as varchar) as first_name, cast(null as varchar) as last_name,
+        cast(null as {{ dbt.type_string() }}) as first_name, cast(null as {{ dbt.type_string() }}) as last_name,
         full_name, name_key,
         email, email_key, is_role_mailbox, phone_e164,
-        cast(null as varchar) as loyalty_card_number,
+        cast(null as {{ dbt.type_string() }}) as loyalty_card_number,
         case when platform = 'weibo' then handle end as weibo_handle,
-        cast(null as varchar) as street, city, cast(null as varchar) as postcode,
-        cast(null as varchar) as country_code, cast(null as date) as birth_date,
+        cast(null as {{ dbt.type_string() }}) as street, city, cast(null as {{ dbt.type_string() }}) as postcode,
+        cast(null as {{ dbt.type_string() }}) as country_code, cast(null as date) as birth_date,
         cast(null as boolean) as has_email_consent, cast(null as boolean) as has_sms_consent,
         cast(null as boolean) as has_phone_consent,
         created_at, updated_at

@@ -2,12 +2,12 @@
 with order_stats as (
     select
         customer_id,
-        count(*) filter (where is_paid) as paid_orders,
-        count(*) filter (where order_status = 'refunded') as refunded_orders,
-        count(*) filter (where order_status = 'cancelled') as cancelled_orders,
-        coalesce(sum(amount_cny) filter (where is_paid), 0) as lifetime_revenue_cny,
-        min(ordered_at) filter (where is_paid) as first_order_at,
-        max(ordered_at) filter (where is_paid) as last_order_at
+        count(case when is_paid then 1 end) as paid_orders,
+        count(case when order_status = 'refunded' then 1 end) as refunded_orders,
+        count(case when order_status = 'cancelled' then 1 end) as cancelled_orders,
+        coalesce(sum(case when is_paid then amount_cny end), 0) as lifetime_revenue_cny,
+        min(case when is_paid then ordered_at end) as first_order_at,
+        max(case when is_paid then ordered_at end) as last_order_at
     from {{ ref('orders') }}
     where customer_id is not null
     group by customer_id
@@ -16,9 +16,9 @@ with order_stats as (
 interaction_stats as (
     select
         customer_id,
-        count(*) filter (where source_system = 'crm') as tickets,
-        count(*) filter (where is_complaint) as complaints,
-        count(*) filter (where source_system = 'social') as social_interactions,
+        count(case when source_system = 'crm' then 1 end) as tickets,
+        count(case when is_complaint then 1 end) as complaints,
+        count(case when source_system = 'social' then 1 end) as social_interactions,
         max(occurred_at) as last_interaction_at
     from {{ ref('interactions') }}
     where customer_id is not null
@@ -29,7 +29,7 @@ campaign_stats as (
     select
         customer_id,
         count(*) as campaigns,
-        count(*) filter (where has_responded) as campaign_responses
+        count(case when has_responded then 1 end) as campaign_responses
     from {{ ref('campaign_members') }}
     where customer_id is not null
     group by customer_id

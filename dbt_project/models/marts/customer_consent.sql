@@ -14,25 +14,32 @@ channels as (
     select distinct customer_id, channel from evidence
 ),
 
-decisive as (
+ranked as (
     -- the statement that decides: refusals before grants, newest first
     select customer_id, channel, has_consent, consent_updated_at, consent_source,
-        source_system, source_record_id
+        source_system, source_record_id,
+        row_number() over (
+            partition by customer_id, channel
+            order by has_consent asc nulls last, consent_updated_at desc nulls last,
+                source_system asc nulls last, source_record_id asc nulls last
+        ) as decision_rank
     from evidence
     where has_consent is not null
-    qualify row_number() over (
-        partition by customer_id, channel
-        order by has_consent asc, consent_updated_at desc nulls last, source_system,
-            source_record_id
-    ) = 1
+),
+
+decisive as (
+    select customer_id, channel, has_consent, consent_updated_at, consent_source,
+        source_system, source_record_id
+    from ranked
+    where decision_rank = 1
 ),
 
 counts as (
     select customer_id, channel,
-        count(*) filter (where has_consent) as sources_granting,
-        count(*) filter (where not has_consent) as sources_refusing
+        count(case when has_consent then 1 end) as sources_granting,
+        count(case when not has_consent then 1 end) as sources_refusing
     from evidence
-    group by all
+    group by customer_id, channel
 )
 
 select

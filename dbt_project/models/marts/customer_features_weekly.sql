@@ -2,11 +2,16 @@
 -- before the end of that Sunday (UTC): windows look backwards over a weekly grid, never forward.
 -- One Dagster partition = one week (Monday key); vars snapshot_from / snapshot_to select the
 -- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
+-- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
+-- snapshot_date partitions (decision 0066).
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
     unique_key='snapshot_date',
+    partition_by=['snapshot_date'] if target.type == 'spark' else none,
 ) }}
+
+{%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'week_start') ~ ' as timestamp)' %}
 
 with events as (
     select customer_id, ordered_at as event_at, 1 as paid_orders, amount_cny as revenue_cny,
@@ -31,13 +36,15 @@ bounds as (
     select
         {% if var('snapshot_from') %}cast('{{ var("snapshot_from") }}' as date){% else %}newest{% endif %} as from_week,
         {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date){% else %}newest{% endif %} as to_week
-    from (select cast(date_trunc('week', max(event_at)) as date) as newest from events) as latest
+    from (
+        select cast({{ dbt.date_trunc('week', 'max(event_at)') }} as date) as newest from events
+    ) as latest
 ),
 
 weekly as (
     select
         customer_id,
-        cast(date_trunc('week', event_at) as date) as week_start,
+        cast({{ dbt.date_trunc('week', 'event_at') }} as date) as week_start,
         sum(paid_orders) as paid_orders,
         sum(revenue_cny) as revenue_cny,
         sum(refunds) as refunds,
@@ -48,13 +55,13 @@ weekly as (
         max(case when paid_orders = 1 then event_at end) as last_order_at,
         min(event_at) as first_event_at
     from events
-    where event_at < (select to_week + 7 from bounds)
+    where event_at < (select {{ dbt.dateadd('day', 7, 'to_week') }} from bounds)
     group by 1, 2
 ),
 
 first_categories as (
     -- the week each customer first bought each category
-    select customer_id, cast(date_trunc('week', min(ordered_at)) as date) as week_start
+    select customer_id, cast({{ dbt.date_trunc('week', 'min(ordered_at)') }} as date) as week_start
     from {{ ref('order_items') }}
     where is_paid and customer_id is not null
     group by customer_id, product_category
@@ -79,9 +86,7 @@ grid as (
         cast(week.week_start as date) as week_start
     from customer_start
     cross join bounds
-    cross join generate_series(
-        customer_start.first_week, bounds.to_week, interval 7 day
-    ) as week(week_start)
+    {{ join_weeks('customer_start.first_week', 'bounds.to_week', 'week', 'week_start') }}
 ),
 
 rolled as (
@@ -113,10 +118,9 @@ rolled as (
 
 select
     customer_id,
-    cast(week_start + 6 as date) as snapshot_date,
-    cast(date_diff('day', first_event_at, cast(week_start + 7 as timestamp)) as integer) as tenure_days,
-    cast(date_diff('day', last_order_at, cast(week_start + 7 as timestamp)) as integer)
-        as days_since_last_order,
+    cast({{ dbt.dateadd('day', 6, 'week_start') }} as date) as snapshot_date,
+    cast({{ dbt.datediff('first_event_at', week_end, 'day') }} as integer) as tenure_days,
+    cast({{ dbt.datediff('last_order_at', week_end, 'day') }} as integer) as days_since_last_order,
     cast(paid_orders_90d as integer) as orders_90d,
     cast(paid_orders_365d as integer) as orders_365d,
     cast(paid_orders_total as integer) as orders_total,

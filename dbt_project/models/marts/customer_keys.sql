@@ -9,7 +9,7 @@ with ids as (
     select alias_customer_id from {{ source('identity', 'customer_aliases') }}
 )
 
-select customer_id, cast(gen_random_uuid() as varchar) as customer_key, now() as assigned_at
+select customer_id, {{ random_uuid() }} as customer_key, {{ dbt.current_timestamp() }} as assigned_at
 from ids
 {% if is_incremental() %}
 where customer_id not in (select customer_id from {{ this }})

@@ -14,9 +14,11 @@ with records as (
     select
         map.customer_id,
         records.*,
-        date_diff(
-            'day', records.updated_at, max(records.updated_at) over (partition by map.customer_id)
-        ) as age_days
+        {{ dbt.datediff(
+            'records.updated_at',
+            'max(records.updated_at) over (partition by map.customer_id)',
+            'day'
+        ) }} as age_days
     from {{ source('identity', 'customer_map') }} as map
     inner join {{ ref('int_customer_records_unioned') }} as records
         on map.source_system = records.source_system
@@ -24,25 +26,29 @@ with records as (
 ),
 
 {% for group, spec in groups.items() %}
-{{ group }}_winner as (
+{{ group }}_ranked as (
     select
         records.customer_id,
         {% for field in spec['fields'] %}records.{{ field }},
-        {% endfor %}records.source_system as {{ group }}_source
+        {% endfor %}records.source_system as {{ group }}_source,
+        row_number() over (
+            partition by records.customer_id
+            order by
+                trust.trust * power(0.5, coalesce(records.age_days, 0) / {{ var('trust_half_life_days') }}) desc nulls last,
+                records.updated_at desc nulls last,
+                records.source_system asc nulls last,
+                records.source_record_id asc nulls last
+        ) as {{ group }}_rank
     from records
     inner join {{ ref('source_trust') }} as trust
         on records.source_system = trust.source_system
         and trust.attribute_group = '{{ spec.get("trust_group", group) }}'
     where records.{{ spec['present'] }} is not null
         and not (records.is_role_mailbox and '{{ group }}' = 'email')
-    qualify row_number() over (
-        partition by records.customer_id
-        order by
-            trust.trust * power(0.5, coalesce(records.age_days, 0) / {{ var('trust_half_life_days') }}) desc,
-            records.updated_at desc nulls last,
-            records.source_system,
-            records.source_record_id
-    ) = 1
+),
+
+{{ group }}_winner as (
+    select * from {{ group }}_ranked where {{ group }}_rank = 1
 ),
 {% endfor %}
 
@@ -50,16 +56,16 @@ per_customer as (
     select
         customer_id,
         count(*) as source_record_count,
-        string_agg(distinct source_system, ',' order by source_system) as source_systems,
+        {{ distinct_sorted_list('source_system', ',') }} as source_systems,
         min(created_at) as first_seen_at,
         max(updated_at) as last_updated_at,
         -- most restrictive consent: any "no" wins; unknown stays null (not contactable)
-        case when bool_or(not has_email_consent) then false
-             when bool_or(has_email_consent) then true end as has_email_consent,
-        case when bool_or(not has_sms_consent) then false
-             when bool_or(has_sms_consent) then true end as has_sms_consent,
-        case when bool_or(not has_phone_consent) then false
-             when bool_or(has_phone_consent) then true end as has_phone_consent,
+        case when {{ dbt.bool_or('not has_email_consent') }} then false
+             when {{ dbt.bool_or('has_email_consent') }} then true end as has_email_consent,
+        case when {{ dbt.bool_or('not has_sms_consent') }} then false
+             when {{ dbt.bool_or('has_sms_consent') }} then true end as has_sms_consent,
+        case when {{ dbt.bool_or('not has_phone_consent') }} then false
+             when {{ dbt.bool_or('has_phone_consent') }} then true end as has_phone_consent,
         max(loyalty_card_number) as loyalty_card_number
     from records
     group by customer_id

@@ -27,7 +27,7 @@ renamed as (
         upper(replace(trim(postcode), ' ', '')) as postcode,
         upper(trim(country_code)) as country_code,
         upper(trim(loyalty_card_number)) as loyalty_card_number,
-        nullif(lower(ltrim(trim(social_handle), '@')), '') as weibo_handle,
+        nullif(lower(trim(leading '@' from trim(social_handle))), '') as weibo_handle,
         -- booleans (consent: an opt-out flag means no consent)
         not email_opt_out as has_email_consent,
         not sms_opt_out as has_sms_consent,

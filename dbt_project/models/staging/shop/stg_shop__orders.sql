@@ -25,7 +25,7 @@ renamed as (
     from source
     left join rates
         on upper(trim(source.currency)) = rates.currency
-        and cast(date_trunc('month', {{ to_utc('source.ordered_at') }}) as date) = rates.rate_month
+        and cast({{ dbt.date_trunc('month', to_utc('source.ordered_at')) }} as date) = rates.rate_month
 )
 
 select * from renamed

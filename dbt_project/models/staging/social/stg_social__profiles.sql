@@ -6,7 +6,7 @@ renamed as (
     select
         trim(social_profile_id) as social_profile_id,
         lower(trim(platform)) as platform,
-        nullif(lower(ltrim(trim(handle), '@')), '') as handle,
+        nullif(lower(trim(leading '@' from trim(handle))), '') as handle,
         trim(display_name) as display_name,
         trim(display_name) as full_name,
         c360_name_key(display_name, null) as name_key,
