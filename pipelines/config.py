@@ -36,6 +36,12 @@ class Settings:
     restricted_dir: Path
     landing_settle_seconds: float
     retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
+    # larger tables are validated by Great Expectations on a repeatable sample of this many
+    # rows (pipelines/quality/suites.read_sql); memory stays bounded at any size
+    ge_max_rows: int = 2_000_000
+    # the churn model trains on a repeatable sample of customers when the weekly snapshots
+    # hold more rows than this; the newest week is always scored in full
+    churn_max_train_rows: int = 2_000_000
 
     @property
     def privacy_dir(self) -> Path:
@@ -91,6 +97,8 @@ def settings() -> Settings:
         # landing files modified more recently than this are left for the next run (a writer
         # may still be writing them)
         landing_settle_seconds=float(os.environ.get("C360_LANDING_SETTLE_SECONDS", "2")),
+        ge_max_rows=int(os.environ.get("C360_GE_MAX_ROWS", "2000000")),
+        churn_max_train_rows=int(os.environ.get("C360_CHURN_MAX_TRAIN_ROWS", "2000000")),
     )
 
 

@@ -119,3 +119,24 @@ def validate(
         for r in result.results
     ]
     return bool(result.success), outcomes
+
+
+# Suites whose expectations describe the whole table (row counts) are always read in full.
+WHOLE_TABLE_EXPECTATIONS = ("expect_table_",)
+
+
+def read_sql(suite: Suite, columns: list[str], total_rows: int, max_rows: int) -> tuple[str, bool]:
+    """The query that reads what `suite` validates, and whether it is a sample.
+
+    Only the suite's columns are read. A table of more than `max_rows` rows is validated on a
+    repeatable reservoir sample of `max_rows` rows (every row-level expectation still applies
+    to each sampled row; a duplicate is found when both copies are sampled), so memory stays
+    bounded at any size; a suite with table-level expectations is read in full."""
+    select = f"select {', '.join(columns) or '*'} from {suite.table}"
+    whole = any(
+        (e.get("type") or e.get("expectation_type", "")).startswith(WHOLE_TABLE_EXPECTATIONS)
+        for e in suite.data["expectations"]
+    )
+    if total_rows <= max_rows or whole:
+        return select, False
+    return f"{select} using sample reservoir({int(max_rows)} rows) repeatable (42)", True
