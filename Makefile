@@ -82,3 +82,10 @@ bench-analytics: install  ## CLV + churn benchmark: CDNOW parameters, holdout, c
 .PHONY: bench-campaigns
 bench-campaigns: install  ## campaign uplift intervals vs the generator's true uplift (coverage)
 	$(PY) -m pipelines.campaign_bench
+.PHONY: bench
+SIZE ?= 10000
+# Not part of `make test`: prints per-stage wall/CPU/peak memory of a full and an incremental
+# weekly refresh of SIZE people, with the plain DuckDB / plain Splink ratios (docs/benchmarks.md
+# "Scale (issue 7)"). Works under data/bench/scale$(SIZE)/; BENCH_ARGS passes more options.
+bench: install  ## scale benchmark: make bench SIZE=1000000
+	$(PY) -m pipelines.scale_bench --customers $(SIZE) $(BENCH_ARGS)

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -235,21 +236,24 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"customers": args.customers, "seed": args.seed,
                                "load_before": [round(x, 2) for x in os.getloadavg()],
                                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    out = data_dir / "bench" / "results.json"
+    out = data_dir / "bench" / "results.json"  # kept beside the exports
 
     def save() -> None:
         out.write_text(json.dumps(results, indent=2, default=str))
 
-    landing = data_dir / "landing"
-    if not any(landing.rglob("*.*")) if landing.exists() else True:
-        print(f"generating {args.customers:,} people under {data_dir} ...", flush=True)
+    # the generated exports are kept (exports/) and copied into a fresh run folder (run/)
+    exports, base = data_dir / "exports", data_dir
+    data_dir = base / "run"
+    if not (exports / "truth" / "person_map.csv").exists():
+        print(f"generating {args.customers:,} people under {exports} ...", flush=True)
         results["generate"] = simple_phase("generate", py(
             "pipelines.sample_data", "--customers", args.customers, "--seed", args.seed,
-            "--out", data_dir, "--end-date", END_DATE), data_dir)
+            "--out", exports, "--end-date", END_DATE), base)
         save()
-    if (data_dir / "warehouse").exists():
-        raise SystemExit(f"{data_dir} already holds a warehouse: remove {data_dir}/warehouse, "
-                         f"dagster, mlflow, serving, models (or the whole folder) first")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    for part in ("landing", "truth"):
+        shutil.copytree(exports / part, data_dir / part)
+    (data_dir / "bench").mkdir(parents=True)
     print("full refresh ...", flush=True)
     results["full_refresh"] = dagster_phase("full_refresh", py(
         "pipelines.demo", "--customers", args.customers, "--seed", args.seed,

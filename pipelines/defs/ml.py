@@ -165,9 +165,9 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
-        features = con.sql(
-            "select * from marts.customer_features_weekly where snapshot_date = ? "
-            "order by customer_id",
+        features = con.sql(  # only the columns clustered on (memory at scale)
+            f"select customer_id, {', '.join(SEGMENT_FEATURES)} "
+            "from marts.customer_features_weekly where snapshot_date = ? order by customer_id",
             params=[snapshot],
         ).df()
         previous = previous_week(
@@ -590,8 +590,9 @@ def model_drift(context: dg.AssetExecutionContext):
             "from ml.customer_churn"
         ).df()
         snapshot = latest_snapshot(con)
-        features = con.sql(
-            "select * from marts.customer_features_weekly where snapshot_date = ?",
+        features = con.sql(  # the churn model's inputs only
+            f"select customer_id, {', '.join(FEATURE_COLS)} "
+            "from marts.customer_features_weekly where snapshot_date = ?",
             params=[snapshot],
         ).df()
     version = str(scores["model_version"].iloc[0]) if len(scores) else None
