@@ -217,6 +217,37 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The per-stage tables of one results.json, as in docs/benchmarks.md."""
+    phases = [p for p in ("full_refresh", "incremental") if results.get(p)]
+    head = "| stage | " + " | ".join(f"{p} wall / CPU / peak" for p in phases) + " |"
+    lines = [head, "|---|" + "---|" * len(phases)]
+
+    def cell(u: dict[str, Any] | None) -> str:
+        if not u:
+            return ""
+        return f"{u['wall']:.1f} s / {u['cpu']:.1f} s / {u['peak_rss'] / GB:.2f} GB"
+
+    gen = results.get("generate")
+    inc = results.get("generate_increment")
+    if gen or inc:
+        lines.append("| generate | " + " | ".join([cell(gen), cell(inc)][: len(phases)]) + " |")
+    for stage in STAGES:
+        if any(stage in results[p]["stages"] for p in phases):
+            lines.append(f"| {stage} | " + " | ".join(
+                cell(results[p]["stages"].get(stage)) for p in phases) + " |")
+    lines.append("| orchestration outside steps | " + " | ".join(
+        f"{results[p]['overhead']['wall']:.1f} s / {results[p]['overhead']['cpu']:.1f} s "
+        f"({results[p]['overhead']['wall'] / results[p]['wall']:.0%})" for p in phases) + " |")
+    lines.append("| dbt fixed cost inside dbt steps | " + " | ".join(
+        f"{results[p]['dbt_fixed']:.1f} s ({results[p]['dbt_fixed'] / results[p]['wall']:.0%})"
+        for p in phases) + " |")
+    lines.append("| **run** | " + " | ".join(
+        f"**{results[p]['wall']:.1f} s / {results[p]['cpu']:.1f} s / "
+        f"{results[p]['peak_rss'] / GB:.2f} GB**" for p in phases) + " |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -229,7 +260,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="weekly snapshots of the first run (the churn model's history)")
     parser.add_argument("--skip", default="", help="comma list: ingest_ratio,identity_ratio,"
                         "incremental")
+    parser.add_argument("--markdown", type=Path, default=None,
+                        help="print the tables of an earlier results.json and stop")
     args = parser.parse_args(argv)
+    if args.markdown:
+        results = json.loads(args.markdown.read_text())
+        print(report(results))
+        print(markdown(results))
+        return 0
     skip = set(filter(None, args.skip.split(",")))
     data_dir = (args.data_dir or REPO_ROOT / "data" / "bench" / f"scale{args.customers}").resolve()
     (data_dir / "bench").mkdir(parents=True, exist_ok=True)
