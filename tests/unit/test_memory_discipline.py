@@ -50,3 +50,23 @@ def test_churn_snapshots_keep_the_newest_week_whole_and_sample_customers():
     assert 2_500 < len(older) < 7_500  # about max_rows
     per_customer = older.groupby("customer_id").size()
     assert (per_customer == 9).all()  # a sampled customer keeps all its weeks
+
+
+def test_model_fits_default_to_one_openmp_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from models_ml._frames import openmp_threads
+
+    def omp():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+
+    import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime
+
+    monkeypatch.delenv("C360_ML_THREADS", raising=False)
+    with openmp_threads(None):
+        assert set(omp()) == {1}
+    monkeypatch.setenv("C360_ML_THREADS", "2")
+    with openmp_threads(None):
+        assert set(omp()) == {2}
+    with openmp_threads(1):
+        assert set(omp()) == {1}
