@@ -91,3 +91,10 @@ SPARK_CUSTOMERS ?= 300
 dbt-spark: install  ## dbt staging + marts on Spark (local mode) vs DuckDB, ~300 people
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) --extra spark
 	$(PY) -m pipelines.spark_target --customers $(SPARK_CUSTOMERS) --seed $(SEED)
+.PHONY: bench
+SIZE ?= 10000
+# Not part of `make test`: prints per-stage wall/CPU/peak memory of a full and an incremental
+# weekly refresh of SIZE people, with the plain DuckDB / plain Splink ratios (docs/benchmarks.md
+# "Scale (issue 7)"). Works under data/bench/scale$(SIZE)/; BENCH_ARGS passes more options.
+bench: install  ## scale benchmark: make bench SIZE=1000000
+	$(PY) -m pipelines.scale_bench --customers $(SIZE) $(BENCH_ARGS)

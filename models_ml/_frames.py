@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -42,12 +43,17 @@ def numeric(frame: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
 
 @contextmanager
 def openmp_threads(n: int | None) -> Iterator[None]:
-    """Cap OpenMP threads (HistGradientBoosting, KMeans) inside the block; None = no cap.
+    """Cap OpenMP threads (HistGradientBoosting, KMeans) inside the block; None = the
+    environment's C360_ML_THREADS (default 1; empty or 0 = no cap).
 
     On a busy machine OpenMP threads that wait for a shared core make small fits many times
-    slower (a 12k-row churn fit went from 1 s to 66 s with one core taken by another process).
+    slower (a 12k-row churn fit went from 1 s to 66 s with one core taken by another process;
+    a 100k-row booster fit took 180 s on 2 threads and 7-15 s on 1 at load average 18: decision
+    0061), so the pipeline fits on one thread unless told otherwise.
     """
     if n is None:
+        n = int(os.environ.get("C360_ML_THREADS", "1") or 0)
+    if not n:
         yield
         return
     with threadpool_limits(limits=n, user_api="openmp"):

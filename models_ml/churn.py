@@ -458,3 +458,18 @@ def champion_backtest(
     first, last = _dates(rows["snapshot_date"]).min(), _dates(rows["snapshot_date"]).max()
     described = f"{len(rows)} snapshot rows {first.date()}..{last.date()}"
     return backtest_auc(challenger, rows), backtest_auc(champion, rows), described
+
+
+def snapshots_sql(columns: Sequence[str], total_rows: int, max_rows: int,
+                  table: str = "marts.customer_features_weekly") -> str:
+    """The weekly snapshots the churn asset reads: only `columns`, and when the table holds
+    more than `max_rows` rows, all rows of the newest week (it is scored) plus the older
+    weeks of a repeatable sample of customers (a hash of the id) sized to about `max_rows`:
+    the same customers in every week, so labels and windows stay whole per customer."""
+    select = f"select {', '.join(columns)} from {table}"
+    order = " order by snapshot_date, customer_id"
+    if total_rows <= max_rows:
+        return select + order
+    share = max(1, int(1_000_000 * max_rows / total_rows))
+    return (f"{select} where snapshot_date = (select max(snapshot_date) from {table}) "
+            f"or hash(customer_id) % 1000000 < {share}{order}")

@@ -20,7 +20,7 @@ class SegmentConfig:
     min_abs_z: float = 0.5  # a cluster trait is worth mentioning from |z| >= this
     max_traits: int = 3
     surrogate_max_depth: int = 3
-    n_threads: int | None = None  # OpenMP cap for KMeans; None = all cores
+    n_threads: int | None = None  # OpenMP cap for KMeans; None = C360_ML_THREADS (1)
 
     @property
     def k_range(self) -> range:
@@ -73,7 +73,7 @@ class ChurnConfig:
     # a reason needs a SHAP value (log-odds of churn) of at least this: 0.05 ~ 1 point of
     # probability near p = 0.5 (0014)
     min_reason_shap: float = 0.05
-    n_threads: int | None = None  # OpenMP cap for the booster; None = all cores
+    n_threads: int | None = None  # OpenMP cap for the booster; None = C360_ML_THREADS (1)
 
 
 @dataclass(frozen=True)

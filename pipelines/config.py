@@ -38,6 +38,9 @@ class Settings:
     retention_plays_file: Path | None = None  # YAML over models_ml.config.RetentionConfig
     # a source whose newest export was loaded longer ago than this is stale (quality warning)
     freshness_max_hours: float = 192.0
+    # the churn model trains on a repeatable sample of customers when the weekly snapshots
+    # hold more rows than this; the newest week is always scored in full
+    churn_max_train_rows: int = 2_000_000
 
     @property
     def privacy_dir(self) -> Path:
@@ -95,6 +98,7 @@ def settings() -> Settings:
         landing_settle_seconds=float(os.environ.get("C360_LANDING_SETTLE_SECONDS", "2")),
         # weekly exports plus a day of slack
         freshness_max_hours=float(os.environ.get("C360_FRESHNESS_MAX_HOURS", "192")),
+        churn_max_train_rows=int(os.environ.get("C360_CHURN_MAX_TRAIN_ROWS", "2000000")),
     )
 
 

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         "--end-date", type=date.fromisoformat, default=last_complete_sunday(date.today())
     )
     parser.add_argument("--regenerate", action="store_true", help="rewrite the sample exports")
+    parser.add_argument("--weeks", type=int, default=SNAPSHOT_WEEKS,
+                        help="weekly feature snapshots to (re)build, ending with this week")
     args = parser.parse_args(argv)
 
     prepare_instance()
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sample exports written to {s.landing_dir} in {time.perf_counter() - t0:.0f} s")
         time.sleep(s.landing_settle_seconds)  # ingestion leaves files younger than this
     t1 = time.perf_counter()
-    result = run_pipeline(args.end_date)
+    result = run_pipeline(args.end_date, args.weeks)
     print(
         f"Dagster run {result.run_id}: {'success' if result.success else 'FAILED'} "
         f"in {time.perf_counter() - t1:.0f} s"

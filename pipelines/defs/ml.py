@@ -165,9 +165,9 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
-        features = con.sql(
-            "select * from marts.customer_features_weekly where snapshot_date = ? "
-            "order by customer_id",
+        features = con.sql(  # only the columns clustered on (memory at scale)
+            f"select customer_id, {', '.join(SEGMENT_FEATURES)} "
+            "from marts.customer_features_weekly where snapshot_date = ? order by customer_id",
             params=[snapshot],
         ).df()
         previous = previous_week(
@@ -304,15 +304,18 @@ def customer_churn(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         clv_baseline_auc,
         label_snapshots,
         score_churn,
+        snapshots_sql,
         train_churn,
     )
     from models_ml.plots import churn_calibration_figure, churn_lift_figure, lift_table
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
-        snapshots = con.sql(
-            "select * from marts.customer_features_weekly order by snapshot_date, customer_id"
-        ).df()
+        # only the columns used; a customer sample of the older weeks at scale (memory)
+        total = con.sql("select count(*) from marts.customer_features_weekly").fetchone()[0]
+        snapshots = con.sql(snapshots_sql(
+            ["customer_id", "snapshot_date", *FEATURE_COLS], total,
+            settings().churn_max_train_rows)).df()
         orders = paid_orders(con, snapshot + timedelta(days=1))
     labeled = label_snapshots(snapshots, orders, data_end=snapshot).dropna(subset=["churned"])
     if labeled["snapshot_date"].nunique() < MIN_LABELED_WEEKS:
@@ -587,8 +590,9 @@ def model_drift(context: dg.AssetExecutionContext):
             "from ml.customer_churn"
         ).df()
         snapshot = latest_snapshot(con)
-        features = con.sql(
-            "select * from marts.customer_features_weekly where snapshot_date = ?",
+        features = con.sql(  # the churn model's inputs only
+            f"select customer_id, {', '.join(FEATURE_COLS)} "
+            "from marts.customer_features_weekly where snapshot_date = ?",
             params=[snapshot],
         ).df()
     version = str(scores["model_version"].iloc[0]) if len(scores) else None

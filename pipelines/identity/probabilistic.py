@@ -592,6 +592,10 @@ def _linker(
 
     with duckdb.connect(":memory:") as con:
         con.sql(f"set threads = {int(threads)}")
+        from pipelines.config import settings as app_settings
+
+        # the pipeline's DuckDB memory limit here too (an in-memory database spills to disk)
+        con.sql(f"set memory_limit = '{app_settings().duckdb_memory_limit}'")
         db_api = DuckDBAPI(connection=con)
         table = db_api.register(_as_arrow(prepared), table_name="records")
         linker = Linker(table, settings, log_level=None)
