@@ -344,7 +344,7 @@ def run_cdnow() -> dict[str, float]:
     print(f"  ours: HistGB on calibration snapshots   {_auc_pair(y, prob)}")
     results["churn_auc_ours"] = float(roc_auc_score(y, prob))
     results["churn_pr_auc_ours"] = float(average_precision_score(y, prob))
-    print(f"  (product CLV 1 - P(alive), backwards)   {_auc_pair(y, 1 - pred['p_alive'])}")
+    print(f"  (product CLV 1 - P(alive))              {_auc_pair(y, 1 - pred['p_alive'])}")
     cal_end = pd.Timestamp(CAL_END)
     latest = snapshot_features(orders[orders["ordered_at"] <= cal_end], cal_end)
     latest = latest.set_index("customer_id").reindex(summary["customer_id"].to_numpy())
