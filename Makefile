@@ -74,10 +74,11 @@ crash-trials: install  ## SIGKILL the refresh at random points (20 trials, ~30 m
 bi-soak: install  ## a separate BI reader queries the published files during full refreshes
 	$(PY) -m pipelines.ops.bi_reader_soak --min-queries $${QUERIES:-1000}
 .PHONY: bench-analytics
-# CDNOW ships inside the archived lifetimes wheel; installed without its dependencies (dill,
-# autograd are absent, so lifetimes itself is not imported), benchmark only (STACK_FACTS).
+# CDNOW ships inside the archived lifetimes wheel; installed without its dependencies, with
+# autograd and dill the same way so its own BG/NBD and Pareto/NBD fitters run beside ours
+# (its pinned deps want older pandas/numpy), benchmark only (STACK_FACTS, decision 0018).
 bench-analytics: install  ## CLV + churn benchmark: CDNOW parameters, holdout, churn AUC vs baselines
-	$(UV) pip install --quiet --python $(PY) --no-deps lifetimes==0.11.3
+	$(UV) pip install --quiet --python $(PY) --no-deps lifetimes==0.11.3 autograd==1.9.1 dill==0.4.1
 	$(PY) -m models_ml.bench
 .PHONY: bench-campaigns
 bench-campaigns: install  ## campaign uplift intervals vs the generator's true uplift (coverage)

@@ -1,4 +1,8 @@
-"""Customer lifetime value: BG/NBD purchases x Gamma-Gamma spend (PyMC-Marketing, MAP fits).
+"""Customer lifetime value: purchases x Gamma-Gamma spend (PyMC-Marketing, MAP fits).
+
+The purchase model is BG/NBD, MBG/NBD or Pareto/NBD: with ``ClvConfig.purchase_model="auto"``
+(default) the one with the lowest per-customer MAE of purchase days on a holdout inside the
+history (the last third, at most 52 weeks; `backtest_purchase_models`, decision 0016).
 
 Summaries come from ``pymc_marketing.clv.rfm_summary`` built at daily granularity and expressed
 in weeks (``time_scaler=7``): frequency = repeat purchase days, recency = weeks from the first
@@ -14,9 +18,10 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +33,13 @@ from models_ml.config import ClvConfig
 with warnings.catch_warnings():  # arviz announces its refactor with a FutureWarning on import
     warnings.simplefilter("ignore", category=FutureWarning)
     import arviz as az
-    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+    from pymc_marketing.clv import (
+        BetaGeoModel,
+        GammaGammaModel,
+        ModifiedBetaGeoModel,
+        ParetoNBDModel,
+        rfm_summary,
+    )
     from pymc_marketing.prior import Prior
 
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
@@ -41,26 +52,49 @@ OUTPUT_COLUMNS = [
 ]
 DAYS_PER_WEEK = 7.0  # summaries are built from daily periods and expressed in weeks
 WEEKS_PER_MONTH = 4.345  # the factor pymc_marketing.clv.customer_lifetime_value uses
-BGNBD_FILE = "bgnbd.nc"
+BGNBD_FILE = "bgnbd.nc"  # the purchase model's file before 0016 (always a BG/NBD)
+PURCHASES_FILE = "purchases.nc"
+PURCHASE_MODELS: dict[str, type] = {
+    "bgnbd": BetaGeoModel,
+    "mbgnbd": ModifiedBetaGeoModel,
+    "paretonbd": ParetoNBDModel,
+}
+PURCHASE_PARAMS = {
+    "bgnbd": ("r", "alpha", "a", "b"),
+    "mbgnbd": ("r", "alpha", "a", "b"),
+    "paretonbd": ("r", "alpha", "s", "beta"),
+}
 GAMMA_GAMMA_FILE = "gamma_gamma.nc"
 META_FILE = "clv_meta.json"
 
 
 @dataclass
 class ClvModel:
-    """Fitted BG/NBD (+ optional Gamma-Gamma) with the facts needed to predict."""
+    """Fitted purchase model (+ optional Gamma-Gamma) with the facts needed to predict."""
 
-    bgnbd: BetaGeoModel
+    purchases: Any  # a fitted BetaGeoModel, ModifiedBetaGeoModel or ParetoNBDModel
     gamma_gamma: GammaGammaModel | None
     as_of: date
     population_mean_spend: float
     n_customers: int
     n_repeat_customers: int
     fit_seconds: float = 0.0
+    purchase_model: str = "bgnbd"  # key of PURCHASE_MODELS
+    # backtest figures per candidate (backtest_mae_<name>, backtest_aggregate_pct_<name>, ...)
+    selection: dict[str, float] = field(default_factory=dict)
+    # the selected purchase model fitted only on the history before the backtest cut
+    # (its `as_of` is the cut): what the champion gate scores (clv_champion_backtest)
+    backtest: ClvModel | None = None
+
+    @property
+    def bgnbd(self) -> Any:
+        """The purchase model (name kept from when it was always a BG/NBD)."""
+        return self.purchases
 
     def params(self) -> dict[str, float]:
-        """MAP point estimates (r, alpha, a, b, p, q, v) as plain floats."""
-        out = {k: float(self.bgnbd.fit_result[k].mean()) for k in ("r", "alpha", "a", "b")}
+        """MAP point estimates (purchase model's, then Gamma-Gamma p, q, v) as plain floats."""
+        names = PURCHASE_PARAMS[self.purchase_model]
+        out = {k: float(self.purchases.fit_result[k].mean()) for k in names}
         if self.gamma_gamma is not None:
             out |= {k: float(self.gamma_gamma.fit_result[k].mean()) for k in ("p", "q", "v")}
         out["population_mean_spend"] = self.population_mean_spend
@@ -92,7 +126,7 @@ def _point(values: xr.DataArray, customer_ids: pd.Series) -> np.ndarray:
     return series.reindex(customer_ids.to_numpy()).to_numpy(dtype=float)
 
 
-def _quiet_fit(model: BetaGeoModel | GammaGammaModel, data: pd.DataFrame, cfg: ClvConfig) -> None:
+def _quiet_fit(model: Any, data: pd.DataFrame, cfg: ClvConfig) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
@@ -101,22 +135,117 @@ def _quiet_fit(model: BetaGeoModel | GammaGammaModel, data: pd.DataFrame, cfg: C
         )
 
 
+def purchase_model(name: str, cfg: ClvConfig) -> Any:
+    """An unfitted purchase model: library default priors, or HalfFlat ones (= max. likelihood)."""
+    cls = PURCHASE_MODELS[name]
+    if not cfg.flat_priors:
+        return cls()
+    return cls(model_config={k: Prior("HalfFlat") for k in PURCHASE_PARAMS[name]})
+
+
 def bgnbd_model(cfg: ClvConfig) -> BetaGeoModel:
     """An unfitted BG/NBD: library default priors, or HalfFlat ones (= maximum likelihood)."""
-    if not cfg.flat_priors:
-        return BetaGeoModel()
-    return BetaGeoModel(model_config={k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")})
+    return purchase_model("bgnbd", cfg)
+
+
+def fit_purchases(summary: pd.DataFrame, name: str, cfg: ClvConfig) -> Any:
+    """A purchase model fitted by MAP on (customer_id, frequency, recency, T) rows."""
+    model = purchase_model(name, cfg)
+    _quiet_fit(model, summary[["customer_id", "frequency", "recency", "T"]], cfg)
+    return model
+
+
+def purchase_days(orders: pd.DataFrame, start: date, end: date, ids: pd.Series) -> np.ndarray:
+    """Distinct order days per customer in [start, end) (midnights), aligned to `ids`."""
+    paid = paid_orders_before(orders, end)
+    paid = paid[paid["ordered_at"] >= day(start)]
+    counts = paid.assign(d=paid["ordered_at"].dt.normalize()).groupby("customer_id")["d"].nunique()
+    return counts.reindex(ids.astype(str).to_numpy()).fillna(0.0).to_numpy(dtype=float)
+
+
+def expected_purchases(model: Any, summary: pd.DataFrame, weeks: float) -> np.ndarray:
+    """A fitted purchase model's expected purchases in the next `weeks`, aligned to `summary`."""
+    data = summary[["customer_id", "frequency", "recency", "T"]].copy()
+    data["customer_id"] = data["customer_id"].astype(str)
+    return _point(model.expected_purchases(data=data, future_t=weeks), data["customer_id"])
+
+
+def backtest_cut(orders: pd.DataFrame, as_of: date, cfg: ClvConfig) -> date | None:
+    """Start of the backtest holdout: the last `backtest_share` of the history (None if short)."""
+    paid = paid_orders_before(orders, as_of)
+    if paid.empty:
+        return None
+    end = day(as_of)
+    history_weeks = (end - paid["ordered_at"].min().normalize()).days / DAYS_PER_WEEK
+    weeks = min(cfg.backtest_max_weeks, cfg.backtest_share * history_weeks)
+    if weeks < cfg.min_backtest_weeks:
+        return None
+    return (end - timedelta(days=round(weeks * DAYS_PER_WEEK))).date()
+
+
+def backtest_purchase_models(
+    orders: pd.DataFrame, as_of: date, names: tuple[str, ...], cfg: ClvConfig
+) -> tuple[dict[str, float], dict[str, Any], date | None]:
+    """Fit each purchase model on the history before the cut, score the holdout up to `as_of`.
+
+    Per model: backtest_mae_<name> (mean absolute error of purchase days per customer seen
+    before the cut) and backtest_aggregate_pct_<name> (error of the total). A model whose fit
+    fails scores NaN. Returns (figures, {name: model fitted before the cut}, cut).
+    """
+    cut = backtest_cut(orders, as_of, cfg)
+    if cut is None:
+        return {}, {}, None
+    summary = clv_summary(orders, cut)
+    actual = purchase_days(orders, cut, as_of, summary["customer_id"])
+    weeks = (day(as_of) - day(cut)).days / DAYS_PER_WEEK
+    figures: dict[str, float] = {
+        "backtest_weeks": weeks,
+        "backtest_customers": float(len(summary)),
+        "backtest_actual_purchases": float(actual.sum()),
+    }
+    fitted: dict[str, Any] = {}
+    for name in names:
+        try:
+            model = fit_purchases(summary, name, cfg)
+            pred = expected_purchases(model, summary, weeks)
+        except Exception:  # noqa: BLE001 - a candidate that cannot be fitted is not chosen
+            figures[f"backtest_mae_{name}"] = float("nan")
+            continue
+        fitted[name] = model
+        figures[f"backtest_mae_{name}"] = float(np.abs(pred - actual).mean())
+        if actual.sum() > 0:
+            figures[f"backtest_aggregate_pct_{name}"] = float(
+                100 * (pred.sum() - actual.sum()) / actual.sum()
+            )
+    return figures, fitted, cut
 
 
 def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) -> ClvModel:
-    """Fit BG/NBD on all customers and Gamma-Gamma on repeat buyers, both by MAP."""
+    """Fit the purchase model on all customers and Gamma-Gamma on repeat buyers, both by MAP.
+
+    With ``purchase_model="auto"`` every candidate is backtested (`backtest_purchase_models`)
+    and the lowest MAE wins (ties: the earlier candidate); a history too short for a backtest
+    uses ``fallback_model``. The chosen model's pre-cut fit is kept as ``backtest``.
+    """
     cfg = config or ClvConfig()
     start = time.perf_counter()
     summary = clv_summary(orders, as_of)
     if summary.empty:
         raise ValueError("no paid orders before as_of")
-    bgnbd = bgnbd_model(cfg)
-    _quiet_fit(bgnbd, summary[["customer_id", "frequency", "recency", "T"]], cfg)
+    auto = cfg.purchase_model == "auto"
+    names = tuple(cfg.candidates) if auto else (cfg.purchase_model,)
+    unknown = [n for n in names if n not in PURCHASE_MODELS]
+    if unknown:
+        raise ValueError(f"unknown purchase model(s) {unknown}; known: {list(PURCHASE_MODELS)}")
+    selection, pre_cut, cut = backtest_purchase_models(orders, as_of, names, cfg)
+    if auto:
+        scored = {n: selection[f"backtest_mae_{n}"] for n in pre_cut}
+        scored = {n: v for n, v in scored.items() if np.isfinite(v)}
+        chosen = min(scored, key=lambda n: (scored[n], names.index(n))) if scored else None
+        chosen = chosen or cfg.fallback_model
+    else:
+        chosen = cfg.purchase_model
+    purchases = fit_purchases(summary, chosen, cfg)
 
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     gamma_gamma: GammaGammaModel | None = None
@@ -131,15 +260,67 @@ def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) 
             gamma_gamma = None
     if not np.isfinite(population_mean):
         population_mean = float(paid_orders_before(orders, as_of)["amount_cny"].mean())
+    backtest = None
+    if chosen in pre_cut and cut is not None:
+        backtest = ClvModel(
+            purchases=pre_cut[chosen],
+            gamma_gamma=None,
+            as_of=cut,
+            population_mean_spend=population_mean,
+            n_customers=int(selection["backtest_customers"]),
+            n_repeat_customers=0,
+            purchase_model=chosen,
+        )
     return ClvModel(
-        bgnbd=bgnbd,
+        purchases=purchases,
         gamma_gamma=gamma_gamma,
         as_of=day(as_of).date(),
         population_mean_spend=population_mean,
         n_customers=len(summary),
         n_repeat_customers=len(repeat),
         fit_seconds=time.perf_counter() - start,
+        purchase_model=chosen,
+        selection=selection,
+        backtest=backtest,
     )
+
+
+def clv_champion_backtest(
+    challenger: ClvModel,
+    champion: ClvModel | None,
+    orders: pd.DataFrame,
+    as_of: date,
+) -> tuple[float, float | None, str]:
+    """(challenger MAE, champion MAE, description): purchase days per customer, same window.
+
+    The window runs from the later of the challenger's backtest cut and the champion's
+    `as_of` up to `as_of`, for customers seen before it: the challenger is scored by its
+    pre-cut fit and the champion by its registered fit, so neither has seen the window
+    (decision 0017). No champion: the challenger's own backtest MAE and None; no window (a
+    rerun on the champion's date) or no pre-cut fit: NaN/None and the reason.
+    """
+    pre = challenger.backtest
+    if pre is None:
+        return float("nan"), None, "history too short for a backtest"
+    end = day(as_of)
+    if champion is None:
+        mae = challenger.selection.get(f"backtest_mae_{challenger.purchase_model}", float("nan"))
+        return float(mae), None, f"no champion: challenger backtest from {pre.as_of}"
+    start = max(day(pre.as_of), day(champion.as_of))
+    if start >= end:
+        return float("nan"), None, f"no days after the champion's as_of {champion.as_of}"
+    summary = clv_summary(orders, start.date())
+    if summary.empty:
+        return float("nan"), None, f"no customers before {start.date()}"
+    actual = purchase_days(orders, start.date(), as_of, summary["customer_id"])
+    weeks = (end - start).days / DAYS_PER_WEEK
+    maes = [
+        float(np.abs(expected_purchases(m.purchases, summary, weeks) - actual).mean())
+        for m in (pre, champion)
+    ]
+    last = (end - timedelta(days=1)).date()
+    described = f"{len(summary)} customers, purchase days {start.date()}..{last}"
+    return maes[0], maes[1], described
 
 
 def predict_from_summary(
@@ -157,10 +338,10 @@ def predict_from_summary(
     bg_data = s[["customer_id", "frequency", "recency", "T"]]
 
     def purchases(t: float) -> np.ndarray:
-        return _point(model.bgnbd.expected_purchases(data=bg_data, future_t=t), ids)
+        return _point(model.purchases.expected_purchases(data=bg_data, future_t=t), ids)
 
     expected = purchases(horizon_weeks)
-    p_alive = _point(model.bgnbd.expected_probability_alive(data=bg_data), ids)
+    p_alive = _point(model.purchases.expected_probability_alive(data=bg_data), ids)
 
     spend = np.full(len(s), model.population_mean_spend, dtype=float)
     repeat = (s["frequency"] > 0).to_numpy() & (s["monetary_value"] > 0).to_numpy()
@@ -240,11 +421,11 @@ def save_clv(
     """
     out_dir = Path(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"bgnbd": out_dir / BGNBD_FILE, "meta": out_dir / META_FILE}
-    to_save: list[tuple[BetaGeoModel | GammaGammaModel, Path, pd.DataFrame]] = [
+    paths = {"purchases": out_dir / PURCHASES_FILE, "meta": out_dir / META_FILE}
+    to_save: list[tuple[Any, Path, pd.DataFrame]] = [
         (
-            model.bgnbd,
-            paths["bgnbd"],
+            model.purchases,
+            paths["purchases"],
             pd.DataFrame({"customer_id": ["_"], "frequency": [1.0], "recency": [1.0], "T": [2.0]}),
         ),
     ]
@@ -273,12 +454,13 @@ def save_clv(
         "n_customers": model.n_customers,
         "n_repeat_customers": model.n_repeat_customers,
         "fit_seconds": model.fit_seconds,
+        "purchase_model": model.purchase_model,
     }
     paths["meta"].write_text(json.dumps(meta, indent=2))
     return {k: str(v) for k, v in paths.items()}
 
 
-def _load(cls: type[BetaGeoModel] | type[GammaGammaModel], path: str):
+def _load(cls: type, path: str):
     # pymc-marketing 0.19.2: CLVModel.build_from_idata is a classmethod that ModelIO.load_from_idata
     # calls on the instance and discards, so `load` returns a model without `.model`, and the
     # predictive methods then fail with AttributeError. Building it again (from the saved fit
@@ -293,20 +475,23 @@ def load_clv(paths: dict[str, str] | str | Path) -> ClvModel:
     """Inverse of `save_clv`: a directory or the {artifact name: path} mapping it returned."""
     if not isinstance(paths, dict):
         base = Path(paths)
-        paths = {"bgnbd": str(base / BGNBD_FILE), "meta": str(base / META_FILE)}
+        file = PURCHASES_FILE if (base / PURCHASES_FILE).exists() else BGNBD_FILE
+        paths = {"purchases": str(base / file), "meta": str(base / META_FILE)}
         if (base / GAMMA_GAMMA_FILE).exists():
             paths["gamma_gamma"] = str(base / GAMMA_GAMMA_FILE)
     meta = json.loads(Path(paths["meta"]).read_text())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.simplefilter("ignore", category=FutureWarning)
-        bgnbd = _load(BetaGeoModel, paths["bgnbd"])
+        name = meta.get("purchase_model", "bgnbd")  # models saved before 0016: BG/NBD
+        purchases = _load(PURCHASE_MODELS[name], paths.get("purchases") or paths["bgnbd"])
         gamma_gamma = (
             _load(GammaGammaModel, paths["gamma_gamma"]) if "gamma_gamma" in paths else None
         )
     return ClvModel(
-        bgnbd=bgnbd,
+        purchases=purchases,
         gamma_gamma=gamma_gamma,
+        purchase_model=name,
         as_of=date.fromisoformat(meta["as_of"]),
         population_mean_spend=float(meta["population_mean_spend"]),
         n_customers=int(meta["n_customers"]),

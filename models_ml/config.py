@@ -29,7 +29,7 @@ class SegmentConfig:
 
 @dataclass(frozen=True)
 class ClvConfig:
-    """BG/NBD + Gamma-Gamma customer lifetime value."""
+    """Purchase model (BG/NBD family or Pareto/NBD) + Gamma-Gamma customer lifetime value."""
 
     horizon_weeks: int = 52
     discount_rate_monthly: float = 0.0  # 0 = undiscounted; e.g. 0.01 = 1 % per month
@@ -39,6 +39,14 @@ class ClvConfig:
     # HalfFlat priors on r, alpha, a, b make the MAP fit the maximum-likelihood fit of the
     # papers (CDNOW parameters to 0.1 %); the library's default priors shrink a and b (0013)
     flat_priors: bool = False
+    # purchase model: "bgnbd", "mbgnbd", "paretonbd" or "auto" = the candidate with the lowest
+    # per-customer MAE on a holdout inside the history (backtest_purchase_models, 0016)
+    purchase_model: str = "auto"
+    candidates: tuple[str, ...] = ("bgnbd", "mbgnbd", "paretonbd")
+    backtest_share: float = 1 / 3  # the last third of the history is the backtest holdout...
+    backtest_max_weeks: float = 52.0  # ...at most this long
+    min_backtest_weeks: float = 4.0  # a shorter history: no backtest, the fallback model
+    fallback_model: str = "bgnbd"
     top_share: float = 0.2
     middle_share: float = 0.3
 

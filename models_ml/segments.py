@@ -143,23 +143,8 @@ def _fit(
     ids = features["customer_id"].astype(str).to_numpy() if "customer_id" in features else x.index
     assignments = pd.DataFrame({"customer_id": ids, "cluster": labels})
 
-    z = pd.DataFrame(xt, columns=order).groupby(labels).mean()[feature_cols]
-    means = x.groupby(labels).mean().add_prefix("mean_")
-    sizes = pd.Series(labels).value_counts().sort_index()
-    profiles = pd.DataFrame(
-        {
-            "cluster": sizes.index.astype("int64"),
-            "size": sizes.to_numpy().astype("int64"),
-            "share": (sizes / n).to_numpy(),
-            "description": [_describe(z.loc[c], cfg) for c in sizes.index],
-        }
-    )
-    profiles = profiles.merge(means, left_on="cluster", right_index=True, how="left")
-
-    tree = DecisionTreeClassifier(max_depth=cfg.surrogate_max_depth, random_state=seed)
-    raw = x.fillna(0.0)
-    tree.fit(raw, labels)
-    fidelity = float(accuracy_score(labels, tree.predict(raw)))
+    profiles = _profiles(x, xt, labels, feature_cols, order, cfg)
+    tree, fidelity = _surrogate(x, labels, cfg, seed)
     metrics: dict[str, Any] = {
         "k": int(best_k),
         "silhouette": scores[best_k],
@@ -170,6 +155,86 @@ def _fit(
         "surrogate_rules": export_text(tree, feature_names=feature_cols, decimals=1),
     }
     return model, assignments, profiles, metrics
+
+
+def _profiles(
+    x: pd.DataFrame,
+    xt: np.ndarray,
+    labels: np.ndarray,
+    feature_cols: list[str],
+    order: list[str],
+    cfg: SegmentConfig,
+) -> pd.DataFrame:
+    """cluster, size, share, description (from mean z-scores), mean_<feature> per cluster."""
+    z = pd.DataFrame(xt, columns=order).groupby(labels).mean()[feature_cols]
+    means = x.groupby(labels).mean().add_prefix("mean_")
+    sizes = pd.Series(labels).value_counts().sort_index()
+    profiles = pd.DataFrame(
+        {
+            "cluster": sizes.index.astype("int64"),
+            "size": sizes.to_numpy().astype("int64"),
+            "share": (sizes / len(x)).to_numpy(),
+            "description": [_describe(z.loc[c], cfg) for c in sizes.index],
+        }
+    )
+    return profiles.merge(means, left_on="cluster", right_index=True, how="left")
+
+
+def _surrogate(
+    x: pd.DataFrame, labels: np.ndarray, cfg: SegmentConfig, seed: int
+) -> tuple[DecisionTreeClassifier, float]:
+    """Depth-limited tree on the raw features reproducing `labels`, and its accuracy."""
+    tree = DecisionTreeClassifier(max_depth=cfg.surrogate_max_depth, random_state=seed)
+    raw = x.fillna(0.0)
+    tree.fit(raw, labels)
+    return tree, float(accuracy_score(labels, tree.predict(raw)))
+
+
+def cluster_quality(
+    model: Pipeline,
+    features: pd.DataFrame,
+    feature_cols: Sequence[str],
+    config: SegmentConfig | None = None,
+) -> dict[str, float]:
+    """silhouette (in the model's own scaled space) and surrogate tree fidelity on `features`.
+
+    The champion gate (0017) scores the challenger and the registered champion this way on the
+    same rows: the silhouette sample is drawn with the same seed from the same number of rows.
+    """
+    cfg = config or SegmentConfig()
+    x = numeric(features, list(feature_cols))
+    with openmp_threads(cfg.n_threads):
+        xt = model[:-1].transform(x)
+        labels = np.asarray(model[-1].predict(xt))
+    n = len(x)
+    if len(np.unique(labels)) < 2 or n < 3:
+        return {"silhouette": float("nan"), "surrogate_fidelity": float("nan")}
+    sample = cfg.silhouette_sample if n > cfg.silhouette_sample else None
+    silhouette = float(silhouette_score(xt, labels, sample_size=sample, random_state=cfg.seed))
+    return {
+        "silhouette": silhouette,
+        "surrogate_fidelity": _surrogate(x, labels, cfg, cfg.seed)[1],
+    }
+
+
+def assign_clusters(
+    model: Pipeline,
+    features: pd.DataFrame,
+    feature_cols: Sequence[str],
+    config: SegmentConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(assignments, profiles) of `features` by an already fitted model (e.g. the champion)."""
+    cfg = config or SegmentConfig()
+    cols = list(feature_cols)
+    x = numeric(features, cols)
+    with openmp_threads(cfg.n_threads):
+        xt = model[:-1].transform(x)
+        labels = np.asarray(model[-1].predict(xt)).astype("int64")
+    columns = model.named_steps["prep"].named_steps["columns"]  # the fitted ColumnTransformer
+    order = [c for name, _, cs in columns.transformers_ if name != "remainder" for c in cs]
+    ids = features["customer_id"].astype(str).to_numpy() if "customer_id" in features else x.index
+    assignments = pd.DataFrame({"customer_id": ids, "cluster": labels})
+    return assignments, _profiles(x, xt, labels, cols, order, cfg)
 
 
 def segment_stability(current: pd.DataFrame, previous: pd.DataFrame | None) -> dict[str, float]:

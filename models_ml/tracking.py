@@ -193,7 +193,7 @@ class ClvPyfunc(mlflow.pyfunc.PythonModel):
         self._model: ClvModel | None = None
 
     def load_context(self, context: Any) -> None:
-        """Reload BG/NBD and Gamma-Gamma from the artifacts."""
+        """Reload the purchase model and Gamma-Gamma from the artifacts."""
         self._model = load_clv(dict(context.artifacts))
 
     def predict(
@@ -225,6 +225,8 @@ def _clv_example() -> pd.DataFrame:
 
 def _log_clv(model: ClvModel, input_example: pd.DataFrame | None, name: str, tmp: Path) -> Any:
     mlflow.log_metrics({f"map_{k}": v for k, v in model.params().items() if math.isfinite(v)})
+    mlflow.log_metrics({k: v for k, v in model.selection.items() if math.isfinite(v)})
+    mlflow.set_tag("purchase_model", model.purchase_model)
     mlflow.log_metrics(
         {
             "fit_seconds": model.fit_seconds,
@@ -377,6 +379,18 @@ def promote_if_better(
             client.log_metric(run_id, f"backtest_champion_{metric}", champion)
     log.info("%s v%s: %s (%s)", name, version, "promoted" if promote else "not promoted", why)
     return decision
+
+
+def load_clv_champion(name: str = "customer_value") -> tuple[ClvModel | None, int | None]:
+    """(the champion ClvModel, its version) from the registry, or (None, None)."""
+    current = champion_version(name)
+    if current is None:
+        return None, None
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{current.version}")
+    wrapper = pyfunc.unwrap_python_model()
+    if wrapper._model is None:
+        raise RuntimeError(f"{name} v{current.version} did not load its CLV artifacts")
+    return wrapper._model, int(current.version)
 
 
 def load_champion(name: str) -> Any:

@@ -112,6 +112,17 @@ def load_churn_champion(tr):
     return from_estimator(estimator, ref["feature_cols"], ref["reference"]), run
 
 
+def load_segmentation_champion(tr):
+    """(champion k-means Pipeline, its version) from the registry, or (None, None)."""
+    import mlflow
+
+    current = tr.champion_version("customer_segmentation")
+    if current is None:
+        return None, None
+    model = mlflow.sklearn.load_model(f"models:/customer_segmentation/{current.version}")
+    return model, int(current.version)
+
+
 def champion_drift_reason(champion_run) -> str | None:
     """Why the churn champion must be replaced: its latest ml.model_drift rows flag drift."""
     if champion_run is None:
@@ -160,7 +171,12 @@ def ml_asset(name: str, description: str, kinds: set[str]):
 def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from models_ml.plots import segment_profiles_figure
     from models_ml.rfm import rfm_scores
-    from models_ml.segments import fit_clusters, segment_stability
+    from models_ml.segments import (
+        assign_clusters,
+        cluster_quality,
+        fit_clusters,
+        segment_stability,
+    )
 
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
@@ -175,9 +191,17 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         )
     rfm = rfm_scores(orders, snapshot + timedelta(days=1))
     model, assignments, profiles, metrics = fit_clusters(features, SEGMENT_FEATURES)
+    tr = tracking("customer_segmentation")
+    champion, champion_version = load_segmentation_champion(tr)
+    # the gate (0017): silhouette of each model's clusters on this week's customers
+    challenger_score = cluster_quality(model, features, SEGMENT_FEATURES)["silhouette"]
+    champion_quality = (
+        cluster_quality(champion, features, SEGMENT_FEATURES) if champion is not None else {}
+    )
+    metrics |= {f"champion_{k}": v for k, v in champion_quality.items()}
     current = assignments.merge(rfm[["customer_id", "rfm_segment"]], on="customer_id", how="left")
     metrics |= segment_stability(current, previous)
-    version = tracking("customer_segmentation").log_and_register(
+    version = tr.log_and_register(
         name="customer_segmentation",
         model_kind="sklearn",
         model=model,
@@ -192,14 +216,28 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "segment_profiles.png": segment_profiles_figure(profiles),
         },
         input_example=features[SEGMENT_FEATURES].head(5),
+        set_champion=False,
     )
+    decision = tr.promote_if_better(
+        "customer_segmentation",
+        version,
+        "silhouette",
+        challenger_score,
+        champion_quality.get("silhouette"),
+        backtest=f"{len(features)} customers of snapshot {snapshot}",
+    )
+    context.log.info(f"champion decision: {decision}")
+    used_version = version
+    if not decision["promoted"] and champion is not None:
+        used_version = champion_version
+        assignments, profiles = assign_clusters(champion, features, SEGMENT_FEATURES)
     out = (
         features[["customer_id"]]
         .merge(rfm, on="customer_id", how="left")
         .merge(assignments, on="customer_id", how="left")
     )
     out.insert(1, "snapshot_date", snapshot)
-    out["model_version"] = str(version)
+    out["model_version"] = str(used_version)
     rows = write_table("ml.customer_segments", out)
     append_history(
         "customer_segments_history",
@@ -209,7 +247,10 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         metadata={
             "dagster/row_count": rows,
             "snapshot_date": str(snapshot),
-            "model_version": str(version),
+            "model_version": str(used_version),
+            "challenger_version": str(version),
+            "promoted": str(decision["promoted"]),
+            "promotion_reason": decision["reason"],
             "segments": dg.MetadataValue.md(
                 markdown_table(
                     out["rfm_segment"]
@@ -229,13 +270,20 @@ def customer_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 
 @ml_asset(
     "customer_value",
-    "12-month CLV with BG/NBD + Gamma-Gamma (PyMC-Marketing, MAP), "
+    "12-month CLV with a purchase model (BG/NBD, MBG/NBD or Pareto/NBD, chosen by a "
+    "backtest inside the history) + Gamma-Gamma (PyMC-Marketing, MAP), "
     "P(alive), value tiers (top 20% / next 30% / rest) and the tier change since the "
     "previous run; model `customer_value` in MLflow.",
     {"pymc"},
 )
 def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from models_ml.clv import fit_clv, predict_clv, tier_migration, value_tiers
+    from models_ml.clv import (
+        clv_champion_backtest,
+        fit_clv,
+        predict_clv,
+        tier_migration,
+        value_tiers,
+    )
     from models_ml.config import DEFAULTS
     from models_ml.plots import clv_distribution_figure
 
@@ -246,12 +294,17 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             con, "customer_value_history", snapshot, ["customer_id", "value_tier"]
         )
     cfg = DEFAULTS.clv
-    model = fit_clv(orders, snapshot + timedelta(days=1), cfg)
-    out = predict_clv(model, orders, snapshot + timedelta(days=1), cfg.horizon_weeks)
+    as_of = snapshot + timedelta(days=1)
+    model = fit_clv(orders, as_of, cfg)
+    tr = tracking("customer_value")
+    champion, champion_version = tr.load_clv_champion("customer_value")
+    # the gate (0017): purchase-day MAE on a window neither model was fitted on
+    challenger_mae, champion_mae, backtest = clv_champion_backtest(model, champion, orders, as_of)
+    out = predict_clv(model, orders, as_of, cfg.horizon_weeks)
     out["value_tier"] = value_tiers(out, cfg.top_share, cfg.middle_share)
     out = tier_migration(out, previous)  # previous_value_tier, tier_change vs last week
     out.insert(1, "snapshot_date", snapshot)
-    version = tracking("customer_value").log_and_register(
+    version = tr.log_and_register(
         name="customer_value",
         model_kind="clv",
         model=model,
@@ -260,6 +313,7 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "customers": len(out),
             "top_share": cfg.top_share,
             "middle_share": cfg.middle_share,
+            "purchase_model": model.purchase_model,
         },
         metrics={
             "mean_clv_12m": float(out["predicted_clv_12m"].mean()),
@@ -272,8 +326,27 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             )
         },
         input_example=None,
+        set_champion=False,
     )
-    out["model_version"] = str(version)
+    decision = tr.promote_if_better(
+        "customer_value",
+        version,
+        "holdout_mae",
+        challenger_mae,
+        champion_mae,
+        higher_is_better=False,
+        backtest=backtest,
+    )
+    context.log.info(f"champion decision: {decision}")
+    used_version = version
+    if not decision["promoted"] and champion is not None:
+        # the champion scores this week's customers; tiers and migration follow its values
+        used_version = champion_version
+        out = predict_clv(champion, orders, as_of, cfg.horizon_weeks)
+        out["value_tier"] = value_tiers(out, cfg.top_share, cfg.middle_share)
+        out = tier_migration(out, previous)
+        out.insert(1, "snapshot_date", snapshot)
+    out["model_version"] = str(used_version)
     rows = write_table("ml.customer_value", out)
     append_history(
         "customer_value_history",
@@ -284,7 +357,11 @@ def customer_value(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": rows,
             "snapshot_date": str(snapshot),
-            "model_version": str(version),
+            "model_version": str(used_version),
+            "challenger_version": str(version),
+            "purchase_model": model.purchase_model,
+            "promoted": str(decision["promoted"]),
+            "promotion_reason": decision["reason"],
             "tiers": dg.MetadataValue.md(markdown_table(tiers.to_dict("records"))),
         }
     )

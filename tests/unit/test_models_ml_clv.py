@@ -11,6 +11,7 @@ import pytest
 
 from models_ml.clv import (
     OUTPUT_COLUMNS,
+    PURCHASE_PARAMS,
     ClvModel,
     clv_summary,
     fit_clv,
@@ -119,7 +120,7 @@ def test_save_load_round_trip(model, orders, predictions, tmp_path) -> None:
     # parameters only: the per-customer fit data is not written by default
     import arviz as az
 
-    saved = az.from_netcdf(paths["bgnbd"])
+    saved = az.from_netcdf(paths["purchases"])
     assert saved.fit_data.sizes["index"] == 1
     assert "observed_data" not in saved.groups()
 
@@ -155,9 +156,10 @@ def test_register_and_load_pyfunc(model, orders, predictions, mlflow_store) -> N
     assert version == 1
     client = mlflow.MlflowClient()
     run = client.get_run(client.get_model_version_by_alias("customer_value", "champion").run_id)
-    assert {"map_r", "map_alpha", "map_a", "map_b", "map_p", "map_q", "map_v"} <= set(
-        run.data.metrics
-    )
+    names = {f"map_{k}" for k in PURCHASE_PARAMS[model.purchase_model]}
+    assert names | {"map_p", "map_q", "map_v"} <= set(run.data.metrics)
+    assert run.data.tags["purchase_model"] == model.purchase_model
+    assert f"backtest_mae_{model.purchase_model}" in run.data.metrics
     loaded = mlflow.pyfunc.load_model("models:/customer_value@champion")
     summary = clv_summary(orders, AS_OF).head(20)
     out = loaded.predict(summary)
@@ -186,3 +188,70 @@ def test_value_tiers_follow_configured_shares():
     df = pd.DataFrame({"predicted_clv_12m": np.arange(10, dtype=float)})
     assert value_tiers(df, 0.1, 0.2).value_counts().to_dict() == {"base": 7, "middle": 2, "top": 1}
     assert value_tiers(df).value_counts().to_dict() == {"base": 5, "middle": 3, "top": 2}
+
+
+def test_auto_selection_picks_the_lowest_backtest_mae(model: ClvModel) -> None:
+    maes = {n: model.selection[f"backtest_mae_{n}"] for n in ("bgnbd", "mbgnbd", "paretonbd")}
+    assert all(np.isfinite(v) for v in maes.values())
+    assert model.purchase_model == min(maes, key=maes.get)
+    # the gate's pre-cut fit: same model, fitted before the last third of the 2-year history
+    assert model.backtest is not None and model.backtest.purchase_model == model.purchase_model
+    assert model.selection["backtest_weeks"] == pytest.approx(104.3 / 3, abs=0.2)
+    assert model.backtest.as_of == (pd.Timestamp(AS_OF) - pd.Timedelta(days=243)).date()
+
+
+def test_pareto_nbd_round_trip(orders: pd.DataFrame, tmp_path) -> None:
+    from dataclasses import replace
+
+    from models_ml.config import ClvConfig
+
+    pareto = fit_clv(orders, AS_OF, replace(ClvConfig(), purchase_model="paretonbd"))
+    assert pareto.purchase_model == "paretonbd" and set(pareto.params()) >= {"s", "beta"}
+    before = predict_clv(pareto, orders, AS_OF)
+    after = predict_clv(load_clv(save_clv(pareto, tmp_path / "p")), orders, AS_OF)
+    pd.testing.assert_frame_equal(after, before)
+    steady = before.set_index("customer_id").loc[["steady", "stopped"], "p_alive"]
+    assert steady["steady"] > steady["stopped"]
+
+
+def test_worse_clv_challenger_is_not_promoted(orders: pd.DataFrame, mlflow_store) -> None:
+    """Gate (0017): a challenger fitted on inflated orders loses to the champion's MAE."""
+    from dataclasses import replace
+
+    from models_ml.clv import clv_champion_backtest
+    from models_ml.config import ClvConfig
+
+    tracking = mlflow_store
+    cfg = replace(ClvConfig(), purchase_model="bgnbd")
+    champion_as_of = (pd.Timestamp(AS_OF) - pd.Timedelta(weeks=8)).date()
+    champion = fit_clv(orders, champion_as_of, cfg)
+    # every order also placed again three days later: about twice the true purchase rate
+    echo = orders.assign(
+        ordered_at=orders["ordered_at"] + pd.Timedelta(days=3),
+        order_id=orders["order_id"] + "e",
+    )
+    inflated = pd.concat([orders, echo], ignore_index=True)
+    worse = fit_clv(inflated, AS_OF, cfg)
+    good = fit_clv(orders, AS_OF, cfg)
+    bad_mae, champ_mae, described = clv_champion_backtest(worse, champion, orders, AS_OF)
+    good_mae, champ_again, _ = clv_champion_backtest(good, champion, orders, AS_OF)
+    assert champ_again == pytest.approx(champ_mae)  # same window, same rows
+    assert bad_mae > champ_mae and "customers, purchase days" in described
+    assert str(champion_as_of) in described  # window starts at the champion's as_of
+
+    v1 = tracking.log_and_register("customer_value", "clv", champion, {}, {}, {}, None)
+    v2 = tracking.log_and_register(
+        "customer_value", "clv", worse, {}, {}, {}, None, set_champion=False
+    )
+    decision = tracking.promote_if_better(
+        "customer_value", v2, "holdout_mae", bad_mae, champ_mae, higher_is_better=False
+    )
+    assert not decision["promoted"]
+    assert int(tracking.champion_version("customer_value").version) == v1
+    if good_mae <= champ_mae:  # a challenger at least as good takes the alias
+        v3 = tracking.log_and_register(
+            "customer_value", "clv", good, {}, {}, {}, None, set_champion=False
+        )
+        assert tracking.promote_if_better(
+            "customer_value", v3, "holdout_mae", good_mae, champ_mae, higher_is_better=False
+        )["promoted"]

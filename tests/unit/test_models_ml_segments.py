@@ -82,3 +82,56 @@ def test_segment_stability_is_label_free_and_detects_change():
     assert segment_stability(same, None) == {}
     no_segment = pd.DataFrame({"customer_id": list("ab"), "rfm_segment": [None, "loyal"]})
     assert segment_stability(no_segment, no_segment)["ari_rfm_segment_vs_previous"] == 1.0
+
+
+def test_quality_and_assignments_of_a_fitted_model(fitted) -> None:
+    from models_ml.segments import assign_clusters, cluster_quality
+
+    model, assignments, profiles, metrics = fitted
+    quality = cluster_quality(model, make_features(), COLS)
+    assert quality["silhouette"] == pytest.approx(metrics["silhouette"])
+    assert quality["surrogate_fidelity"] == pytest.approx(metrics["surrogate_fidelity"])
+    again, again_profiles = assign_clusters(model, make_features(), COLS)
+    pd.testing.assert_frame_equal(again, assignments)
+    pd.testing.assert_frame_equal(again_profiles, profiles)
+
+
+def test_worse_segmentation_challenger_is_not_promoted(tmp_path) -> None:
+    """Gate (0017): forced k=7 on three groups scores a lower silhouette than the k=3 champion."""
+    import os
+
+    import mlflow
+
+    from models_ml import tracking
+    from models_ml.segments import cluster_quality
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
+                                            "MLFLOW_EXPERIMENT_ID")}  # fmt: skip
+    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", "seg-test", tmp_path / "artifacts")
+    try:
+        frame = make_features()
+        champion = fit_clusters(frame, COLS, k_range=[3], seed=42)[0]
+        worse = fit_clusters(frame, COLS, k_range=[7], seed=42)[0]
+        this_week = make_features(seed=1)  # next week's customers: new rows for both models
+        champ = cluster_quality(champion, this_week, COLS)["silhouette"]
+        chall = cluster_quality(worse, this_week, COLS)["silhouette"]
+        assert chall < champ
+        v1 = tracking.log_and_register("customer_segmentation", "sklearn", champion)
+        v2 = tracking.log_and_register(
+            "customer_segmentation", "sklearn", worse, set_champion=False
+        )
+        loaded = mlflow.sklearn.load_model(f"models:/customer_segmentation/{v1}")
+        assert cluster_quality(loaded, this_week, COLS)["silhouette"] == pytest.approx(champ)
+        decision = tracking.promote_if_better(
+            "customer_segmentation", v2, "silhouette", chall, champ
+        )
+        assert not decision["promoted"] and "worse" in decision["reason"]
+        assert int(tracking.champion_version("customer_segmentation").version) == v1
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
