@@ -20,7 +20,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from models_ml._frames import day, numeric, openmp_threads, utc_naive
-from models_ml.config import ChurnConfig
+from models_ml.config import ChurnConfig, ClvConfig
 
 SCORE_COLUMNS = [
     "customer_id",
@@ -407,7 +407,10 @@ def clv_baseline_auc(
     as_of = pd.Timestamp(on_date) + pd.Timedelta(days=1)
     if rows.empty or not (utc_naive(orders["ordered_at"]) < as_of).any():
         return float("nan")
-    clv = fit_clv(orders, as_of)
+    # the baseline is the default purchase model (BG/NBD), fitted once: the model selection by
+    # backtest belongs to the value asset and would cost three more fits here
+    clv = fit_clv(orders, as_of, ClvConfig(purchase_model=ClvConfig.fallback_model,
+                                           min_backtest_weeks=float("inf")))
     pred = predict_clv(clv, orders, as_of, horizon_weeks=horizon_days / 7.0)
     expected = pred.set_index("customer_id")["expected_purchases_12m"]
     score = -expected.reindex(rows["customer_id"].astype(str).to_numpy()).fillna(0.0).to_numpy()

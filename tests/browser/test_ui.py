@@ -32,7 +32,7 @@ from tests.browser.servers import (
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("C360_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
-CUSTOMERS = 800
+CUSTOMERS = 400
 END_DATE = date(2026, 11, 8)  # a past Sunday
 GROUPS = ["raw", "reference", "staging", "identity", "marts", "ml", "bi", "serving", "privacy"]
 MODELS = ["customer_segmentation", "customer_value", "customer_churn"]
