@@ -251,6 +251,14 @@ def markdown(results: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def plain_baseline(kind: str, label: str, data_dir: Path) -> tuple[dict, dict]:
+    """Run `pipelines.ops.plain_baselines <kind>` as a measured phase; (phase, its JSON line)."""
+    print(f"{label} ...", flush=True)
+    plain = simple_phase(f"plain_{kind}", py("pipelines.ops.plain_baselines", kind, data_dir),
+                         data_dir)
+    return plain, json.loads(plain["output"].strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10000)
@@ -299,20 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     save()
     print(report(results), flush=True)
     if "ingest_ratio" not in skip:
-        print("plain DuckDB read of the landing files ...", flush=True)
-        plain = simple_phase("plain_read", py("pipelines.ops.plain_baselines", "read",
-                                              data_dir), data_dir)
-        info = json.loads(plain["output"].strip().splitlines()[-1])
+        plain, info = plain_baseline("read", "plain DuckDB read of the landing files", data_dir)
         pipe = results["full_refresh"]["stages"]["ingest"]["wall"]
         results["ingest_ratio"] = {"pipeline": pipe, "plain": info["seconds"],
                                    "plain_process": plain, "rows": info["rows"],
                                    "ratio": pipe / info["seconds"]}
         save()
     if "identity_ratio" not in skip:
-        print("plain Splink on the same records ...", flush=True)
-        plain = simple_phase("plain_splink", py("pipelines.ops.plain_baselines", "splink",
-                                                data_dir), data_dir)
-        info = json.loads(plain["output"].strip().splitlines()[-1])
+        plain, info = plain_baseline("splink", "plain Splink on the same records", data_dir)
         pipe = results["full_refresh"]["stages"]["identity"]["wall"]
         results["identity_ratio"] = {
             "pipeline": pipe, "plain": info["seconds"], "plain_splink": info["splink_seconds"],

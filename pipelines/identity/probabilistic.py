@@ -435,22 +435,29 @@ def _place_comparison():
     )
 
 
+def _exact_or_one_typo(column: str):
+    """A strong identifier: equal, one typo apart (Damerau-Levenshtein), or different."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            cll.DamerauLevenshteinLevel(column, 1).configure(label_for_charts="one typo apart"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def _comparisons() -> list:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
     return [
         _name_comparison(),
-        cl.CustomComparison(
-            output_column_name="birth_date",
-            comparison_levels=[
-                cll.NullLevel("birth_date"),
-                cll.ExactMatchLevel("birth_date"),
-                cll.DamerauLevenshteinLevel("birth_date", 1).configure(
-                    label_for_charts="one typo apart"),
-                cll.ElseLevel(),
-            ],
-        ),
+        _exact_or_one_typo("birth_date"),
         cl.CustomComparison(
             output_column_name="street",
             comparison_levels=[
@@ -460,16 +467,7 @@ def _comparisons() -> list:
                 cll.ElseLevel(),
             ],
         ),
-        cl.CustomComparison(
-            output_column_name="loyalty_card",
-            comparison_levels=[
-                cll.NullLevel("loyalty_card"),
-                cll.ExactMatchLevel("loyalty_card"),
-                cll.DamerauLevenshteinLevel("loyalty_card", 1).configure(
-                    label_for_charts="one typo apart"),
-                cll.ElseLevel(),
-            ],
-        ),
+        _exact_or_one_typo("loyalty_card"),
         _email_comparison(),
         _name_in_email_comparison(),
         _place_comparison(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import numpy as np
@@ -20,6 +19,7 @@ from models_ml.clv import (
     save_clv,
     value_tiers,
 )
+from tests.conftest import throwaway_mlflow
 
 AS_OF = date(2024, 7, 1)
 
@@ -127,22 +127,10 @@ def test_save_load_round_trip(model, orders, predictions, tmp_path) -> None:
 
 @pytest.fixture()
 def mlflow_store(tmp_path):
-    """A throwaway SQLite store; MLflow's globals and env vars are restored afterwards."""
-    import mlflow
-
     from models_ml import tracking
 
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
-    saved = {k: os.environ.get(k) for k in keys}
-    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", "clv-test", tmp_path / "artifacts")
-    yield tracking
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with throwaway_mlflow(tmp_path, "clv-test"):
+        yield tracking
 
 
 def test_register_and_load_pyfunc(model, orders, predictions, mlflow_store) -> None:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models_ml.segments import fit_clusters
+from tests.conftest import throwaway_mlflow
 
 COLS = ["days_since_last_order", "orders_365d", "revenue_365d_cny", "complaints_365d"]
 
@@ -98,17 +99,13 @@ def test_quality_and_assignments_of_a_fitted_model(fitted) -> None:
 
 def test_worse_segmentation_challenger_is_not_promoted(tmp_path) -> None:
     """Gate (0017): forced k=7 on three groups scores a lower silhouette than the k=3 champion."""
-    import os
 
     import mlflow
 
     from models_ml import tracking
     from models_ml.segments import cluster_quality
 
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
-                                            "MLFLOW_EXPERIMENT_ID")}  # fmt: skip
-    tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", "seg-test", tmp_path / "artifacts")
-    try:
+    with throwaway_mlflow(tmp_path, "seg-test"):
         frame = make_features()
         champion = fit_clusters(frame, COLS, k_range=[3], seed=42)[0]
         worse = fit_clusters(frame, COLS, k_range=[7], seed=42)[0]
@@ -127,11 +124,3 @@ def test_worse_segmentation_challenger_is_not_promoted(tmp_path) -> None:
         )
         assert not decision["promoted"] and "worse" in decision["reason"]
         assert int(tracking.champion_version("customer_segmentation").version) == v1
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

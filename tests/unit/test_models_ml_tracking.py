@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import mlflow
 import numpy as np
 import pandas as pd
@@ -14,29 +12,16 @@ from models_ml import tracking
 from models_ml.churn import train_churn
 from models_ml.config import ChurnConfig
 from models_ml.segments import fit_clusters
+from tests.conftest import throwaway_mlflow
 
 COLS = ["days_since_last_order", "orders_90d", "revenue_90d_cny"]
 
 
-_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A throwaway SQLite store; MLflow's globals and env vars are restored afterwards."""
-    saved = {k: os.environ.get(k) for k in _MLFLOW_ENV}
     tmp_path = tmp_path_factory.mktemp("mlflow")
-    experiment_id = tracking.configure(
-        f"sqlite:///{tmp_path}/mlflow.db", "customer360-test", tmp_path / "artifacts"
-    )
-    yield tmp_path, experiment_id
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with throwaway_mlflow(tmp_path, "customer360-test") as experiment_id:
+        yield tmp_path, experiment_id
 
 
 def features(n: int = 200, seed: int = 0) -> pd.DataFrame:
