@@ -4,6 +4,9 @@
 -- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
 -- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
 -- snapshot_date partitions (decision 0066).
+-- One week (the weekly run: snapshot_from = snapshot_to, or both null) is one aggregation per
+-- customer over the weekly event sums; a range of weeks (the backfill) rolls windows over a
+-- customer x week grid. Both give the same rows (decision 0068; tests/e2e/test_pipeline.py).
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
@@ -12,6 +15,9 @@
 ) }}
 
 {%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'week_start') ~ ' as timestamp)' %}
+{%- set single_week = var('snapshot_from') == var('snapshot_to') %}
+{%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
+                  'responses'] %}
 
 with events as (
     select customer_id, ordered_at as event_at, 1 as paid_orders, amount_cny as revenue_cny,
@@ -73,6 +79,36 @@ new_categories as (
     group by 1, 2
 ),
 
+{%- if single_week %}
+
+rolled as (
+    -- windows of 13 and 52 weeks ending with the snapshot week, and everything before it
+    select
+        weekly.customer_id,
+        bounds.to_week as week_start,
+        min(weekly.first_event_at) as first_event_at,
+        {% for col in counts %}
+        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -84, 'bounds.to_week') }}
+                 then weekly.{{ col }} else 0 end) as {{ col }}_90d,
+        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -357, 'bounds.to_week') }}
+                 then weekly.{{ col }} else 0 end) as {{ col }}_365d,
+        sum(weekly.{{ col }}) as {{ col }}_total,
+        {% endfor %}
+        coalesce(max(categories.distinct_categories), 0) as distinct_categories_total,
+        max(weekly.last_order_at) as last_order_at
+    from weekly
+    cross join bounds
+    left join (
+        select new_categories.customer_id, sum(new_categories.new_categories) as distinct_categories
+        from new_categories cross join bounds
+        where new_categories.week_start <= bounds.to_week
+        group by 1
+    ) as categories on weekly.customer_id = categories.customer_id
+    group by weekly.customer_id, bounds.to_week
+)
+
+{%- else %}
+
 customer_start as (
     select customer_id, min(week_start) as first_week, min(first_event_at) as first_event_at
     from weekly
@@ -94,7 +130,7 @@ rolled as (
         grid.customer_id,
         grid.week_start,
         grid.first_event_at,
-        {% for col in ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social', 'responses'] %}
+        {% for col in counts %}
         sum(coalesce(weekly.{{ col }}, 0)) over w13 as {{ col }}_90d,
         sum(coalesce(weekly.{{ col }}, 0)) over w52 as {{ col }}_365d,
         sum(coalesce(weekly.{{ col }}, 0)) over wall as {{ col }}_total,
@@ -115,6 +151,8 @@ rolled as (
         wall as (partition by grid.customer_id order by grid.week_start
                  rows between unbounded preceding and current row)
 )
+
+{%- endif %}
 
 select
     customer_id,
