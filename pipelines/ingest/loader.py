@@ -303,8 +303,11 @@ def source_relation(
             f"quote='', escape='', strict_mode=false, max_line_size={MAX_LINE_BYTES}) "
             "where trim(coalesce(line, '')) <> ''"
         )
+        # materialised first: JSON functions over a `row_number() over ()` subquery run on
+        # one thread (21 s instead of 4 s for the 271k orders of 100k people)
+        con.sql(f"create or replace temp table _lines as {lines}")
         keys = con.sql(
-            f"select distinct unnest(json_keys(line)) from ({lines}) "
+            "select distinct unnest(json_keys(line)) from _lines "
             "where case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
         ).fetchall()
         cols, warnings = check_columns(contract, name, [k[0] for k in keys])
@@ -320,7 +323,7 @@ def source_relation(
             f"select _source_row, line as _line, _json, _object, {', '.join(extracted)} from ("
             "select *, json_valid(line) as _json, "
             "case when json_valid(line) then json_type(line) = 'OBJECT' else false end "
-            f"as _object from ({lines}))"
+            "as _object from _lines)"
         )
         checks = [
             "when not _json then 'line is not valid JSON'",
@@ -410,17 +413,19 @@ def create_raw_table(con, contract: Contract) -> None:
 def typed_sql(contract: Contract, cols: list[Column], original: str, checks: list[str],
               now: datetime) -> str:
     """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_original` and
-    the typed columns."""
+    the typed columns. Each value's text (`_x<i>`) and typed value (`_v<i>`) are computed once
+    in inner selects and only referred to by the checks (4-7x faster than repeating the
+    expressions in every check, on the exports of 100k people)."""
     nulls = ", ".join(lit(v) for v in contract.null_values) or "''"
-    problems = []
-    typed = {}
-    for c in cols:
+    texts, values, problems = [], [], []
+    for i, c in enumerate(cols):
         raw = q(c.source)
         text = f"nullif(trim({raw}), '')"
         if c.required:
             text = f"case when trim({raw}) in ({nulls}) then null else {text} end"
-        typed[c.name] = typed_expr(c, text)
-        problems.append(column_problem(c, raw, text, typed[c.name], now))
+        texts.append(f"{text} as _x{i}")
+        values.append(f"{typed_expr(c, f'_x{i}')} as _v{i}")
+        problems.append(column_problem(c, raw, f"_x{i}", f"_v{i}", now))
     reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')" if problems else "null"
     if checks:
         reason = f"coalesce(case {' '.join(checks)} end, {reason})"
@@ -429,10 +434,14 @@ def typed_sql(contract: Contract, cols: list[Column], original: str, checks: lis
         f"{MAX_ORIGINAL_CHARS}) || ' ... (' || length({original}) || ' characters)' "
         f"else {original} end"
     )
+    source = "_src"
+    if cols:
+        source = (f"(select *, {', '.join(values)} from "
+                  f"(select *, {', '.join(texts)} from _src) as texts) as typed")
     return (
         f"select _source_row, {reason} as _reason, {original} as _original, "
-        + ", ".join(f"{typed[c.name]} as {q(c.name)}" for c in cols)
-        + " from _src"
+        + ", ".join(f"_v{i} as {q(c.name)}" for i, c in enumerate(cols))
+        + f" from {source}"
     )
 
 
@@ -534,7 +543,8 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
         con.sql("rollback")
         raise
     finally:
-        con.sql("drop table if exists _src; drop table if exists _typed")
+        con.sql("drop table if exists _src; drop table if exists _typed; "
+                "drop table if exists _lines")
     return result
 
 
