@@ -213,6 +213,43 @@ def _name_forms(tokens: list[str], given: str | None) -> list[str] | None:
     return sorted(forms)
 
 
+def _each_distinct(fn, values) -> list:
+    """`fn` of every value, computed once per distinct value (names, streets and cities
+    repeat across one person's records and a household's: pinyin is the costly part)."""
+    done: dict = {}
+    return [done[v] if v in done else done.setdefault(v, fn(v)) for v in values]
+
+
+def _name_columns(key: str | None, first: Any, last: Any, full: Any) -> tuple:
+    """The name columns of one record, from its name key and name fields."""
+    tokens = _tokens(key)
+    surname, given = _surname_given(first, last, full)
+    return (
+        " ".join(tokens) or None,
+        tokens or None,
+        _name_parts(tokens) if tokens else None,
+        "".join(sorted("".join(tokens))) or None,
+        "".join(tokens) or None,
+        tokens[0] if tokens else None,
+        tokens[-1] if len(tokens) > 1 else None,
+        _name_perms(tokens),
+        _name_variants(tokens),
+        surname,
+        given,
+        "".join(sorted(given)) if given else None,
+        _name_forms(tokens, given),
+    )
+
+
+NAME_COLUMNS = ["name_key", "name_tokens", "name_parts", "name_letters", "name_joined",
+                "name_first_token", "name_last_token", "name_perms", "name_variants", "surname",
+                "given_name", "given_letters", "name_forms"]
+
+
+def _hashable(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
 def prepare(records: pd.DataFrame) -> pd.DataFrame:
     """Matching columns for `records` (one row per source record, as in
     `staging.int_customer_records_unioned`); `unique_id` is the row position."""
@@ -220,24 +257,14 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     n = len(records)
     col = records.get
     full = col("full_name", pd.Series([None] * n))
-    keys = [_name_key_of(k, f) for k, f in zip(col("name_key", full), full)]
-    tokens = [_tokens(k) for k in keys]
-    out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
-    out["name_key"] = [" ".join(t) or None for t in tokens]
-    out["name_tokens"] = [t or None for t in tokens]
-    out["name_parts"] = [_name_parts(t) if t else None for t in tokens]
-    out["name_letters"] = ["".join(sorted("".join(t))) or None for t in tokens]
-    out["name_joined"] = ["".join(t) or None for t in tokens]
-    out["name_first_token"] = [t[0] if t else None for t in tokens]
-    out["name_last_token"] = [t[-1] if len(t) > 1 else None for t in tokens]
-    out["name_perms"] = [_name_perms(t) for t in tokens]
-    out["name_variants"] = [_name_variants(t) for t in tokens]
     first, last = col("first_name", pd.Series([None] * n)), col("last_name", pd.Series([None] * n))
-    split = [_surname_given(f, la, fu) for f, la, fu in zip(first, last, full)]
-    out["surname"] = [s for s, _ in split]
-    out["given_name"] = [g for _, g in split]
-    out["given_letters"] = ["".join(sorted(g)) if g else None for _, g in split]
-    out["name_forms"] = [_name_forms(t, g) for t, (_, g) in zip(tokens, split)]
+    names = zip(col("name_key", full), first, last, full)
+    rows = _each_distinct(
+        lambda r: _name_columns(_name_key_of(r[0], r[3]), *r[1:]),
+        [tuple(_hashable(v) for v in r) for r in names])
+    out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
+    for i, name in enumerate(NAME_COLUMNS):
+        out[name] = [r[i] for r in rows]
     det_clusters, demoted = _deterministic_clusters(records)
     email = col("email_key", pd.Series([None] * n)).astype("object")
     role = col("is_role_mailbox", pd.Series([False] * n)).fillna(False).astype(bool)
@@ -261,10 +288,10 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         for p in postcode
     ]
     out["city_norm"] = [normalize_city(c) for c in col("city", pd.Series([None] * n))]
-    out["street_norm"] = [
-        " ".join(_NON_ALNUM.sub(" ", _fold(s)).split()) or None if isinstance(s, str) else None
-        for s in col("street", pd.Series([None] * n))
-    ]
+    out["street_norm"] = _each_distinct(
+        lambda s: " ".join(_NON_ALNUM.sub(" ", _fold(s)).split()) or None
+        if isinstance(s, str) else None,
+        col("street", pd.Series([None] * n)).map(_hashable))
     birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
     out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
     # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
