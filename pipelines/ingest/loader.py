@@ -385,23 +385,19 @@ def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
 def mark_duplicates(con, contract: Contract) -> None:
     """Among `_typed` rows that would load, an exact copy of an earlier record is quarantined,
     and so is a record whose key appears again later in the file with different content (the
-    last one is kept, as staging would keep it)."""
-    con.sql(
-        "create or replace temp table _typed as select * exclude (_first) replace (coalesce("
-        "_reason, case when _first < _source_row then 'exact duplicate of row ' || _first end) "
-        "as _reason) from (select *, min(_source_row) over (partition by _reason is null, "
-        "_original) as _first from _typed)"
-    )
+    last one is kept, as staging would keep it): both windows in one pass over `_typed`."""
     keys = ", ".join(q(k) for k in contract.key)
     shown = " || ', ' || ".join(
         f"{lit(k + '=')} || coalesce(cast({q(k)} as varchar), 'NULL')" for k in contract.key
     )
     con.sql(
-        "create or replace temp table _typed as select * exclude (_last) replace (coalesce("
-        f"_reason, case when _last > _source_row then 'key (' || {shown} || ') appears again in "
-        "row ' || _last || ' with different content; the last row is kept' end) as _reason) "
-        f"from (select *, max(_source_row) over (partition by _reason is null, {keys}) as _last "
-        "from _typed)"
+        "create or replace temp table _typed as select * exclude (_first, _last) replace ("
+        "coalesce(_reason, case when _first < _source_row then 'exact duplicate of row ' || "
+        f"_first end, case when _last > _source_row then 'key (' || {shown} || ') appears again "
+        "in row ' || _last || ' with different content; the last row is kept' end) as _reason) "
+        "from (select *, max(_source_row) over (partition by _reason is null and _first = "
+        f"_source_row, {keys}) as _last from (select *, min(_source_row) over (partition by "
+        "_reason is null, _original) as _first from _typed))"
     )
 
 
