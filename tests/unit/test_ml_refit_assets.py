@@ -70,7 +70,8 @@ def warehouse(tmp_path, monkeypatch):
 
     monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
     for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
-                "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
+                "C360_WAREHOUSE", "C360_MLFLOW_ARTIFACTS", "C360_ENCRYPTION_KEY",
+                "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
         monkeypatch.delenv(var, raising=False)
     config.settings.cache_clear()
     orders, snaps = generated_marts()
