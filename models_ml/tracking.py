@@ -316,6 +316,24 @@ def champion_version(name: str) -> Any | None:
         return None
 
 
+def champion_summary(name: str, features_param: str | None = "features") -> Any | None:
+    """The champion of `name` as a `models_ml.refit.Champion` (version, the snapshot_date
+    param of its run, its feature list from the run param `features_param`), or None."""
+    from models_ml.refit import Champion, parse_date
+
+    current = champion_version(name)
+    if current is None:
+        return None
+    params = MlflowClient().get_run(current.run_id).data.params if current.run_id else {}
+    listed = params.get(features_param) if features_param else None
+    return Champion(
+        version=int(current.version),
+        snapshot_date=parse_date(params.get("snapshot_date")),
+        features=tuple(listed.split(",")) if listed else None,
+        run_id=current.run_id,
+    )
+
+
 def promote_if_better(
     name: str,
     version: int,

@@ -41,6 +41,10 @@ class Settings:
     # the churn model trains on a repeatable sample of customers when the weekly snapshots
     # hold more rows than this; the newest week is always scored in full
     churn_max_train_rows: int = 2_000_000
+    # model assets train a challenger only when asked (C360_REFIT=1), when the champion is
+    # this many weeks old or more, drifted, or cannot score; otherwise they reuse it (0019)
+    refit: bool = False
+    refit_every_weeks: int = 4
 
     @property
     def privacy_dir(self) -> Path:
@@ -99,6 +103,8 @@ def settings() -> Settings:
         # weekly exports plus a day of slack
         freshness_max_hours=float(os.environ.get("C360_FRESHNESS_MAX_HOURS", "192")),
         churn_max_train_rows=int(os.environ.get("C360_CHURN_MAX_TRAIN_ROWS", "2000000")),
+        refit=os.environ.get("C360_REFIT", "").strip().lower() in ("1", "true", "yes", "on"),
+        refit_every_weeks=int(os.environ.get("C360_REFIT_EVERY_WEEKS", "4")),
     )
 
 

@@ -15,7 +15,10 @@ from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
 from pipelines.defs.ml import (
     FEATURE_COLS,
     FEATURES,
+    latest_snapshot,
     paid_orders,
+    refit_decision,
+    reuse_metadata,
     table_exists,
     tracking,
     write_table,
@@ -36,6 +39,9 @@ class CampaignRunConfig(dg.Config):
     control_share: float = Field(_D.control_share, description="Share of the next campaign's "
                                  "targets held out as the random control group.")
     seed: int = Field(_D.seed, description="Seed of the control group draw.")
+    refit: bool = Field(False, description="campaign_scores: train a new campaign_response "
+                        "model even when the champion could be reused (decision 0019); "
+                        "C360_REFIT=1 does the same.")
 
     def campaign_config(self) -> CampaignConfig:
         return CampaignConfig(attribution_days=self.attribution_days, alpha=self.alpha,
@@ -144,18 +150,78 @@ def campaign_results(context: dg.AssetExecutionContext, config: CampaignRunConfi
 )
 def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
                     ) -> dg.MaterializeResult:
+    import mlflow
+
+    from models_ml import refit
+    from models_ml.campaigns import assign_holdout, score_uplift, standardised_mean_differences
+
+    cfg = config.campaign_config()
+    with connect(read_only=True) as con:
+        newest = latest_snapshot(con)
+    decision = refit_decision(context, config, "campaign_response", newest,
+                              [*FEATURE_COLS, "treatment"])
+    champion, decision = refit.load_champion(
+        decision, lambda: mlflow.sklearn.load_model(
+            f"models:/campaign_response/{decision.champion.version}"))
+    if not decision.refit:
+        # the champion scores the newest week: no older snapshots, no campaign outcomes (0019)
+        with connect(read_only=True) as con:
+            latest = con.sql(
+                f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
+                "from marts.customer_features_weekly where snapshot_date = ? "
+                "order by customer_id", params=[newest]).df()
+        snapshot = latest["snapshot_date"].max()
+        out = score_uplift(champion, latest, FEATURE_COLS)
+        version = decision.champion.version
+        metrics: dict[str, float] = {}
+    else:
+        fitted = fit_campaign_model(context, cfg)
+        if isinstance(fitted, dg.MaterializeResult):
+            return fitted
+        out, latest, snapshot, version, metrics = fitted
+    out.insert(1, "snapshot_date", snapshot)
+    out["held_out"] = assign_holdout(out["customer_id"], cfg.control_share, cfg.seed).to_numpy()
+    out["holdout_reason"] = out["held_out"].map(
+        {True: f"random control group: seeded draw (seed {cfg.seed}) below control share "
+               f"{cfg.control_share}", False: None})
+    out["control_share"] = cfg.control_share
+    out["holdout_seed"] = cfg.seed
+    smd = standardised_mean_differences(latest, out["held_out"], FEATURE_COLS)
+    metrics["max_standardised_mean_difference"] = max(smd.values())
+    out["model_version"] = str(version)
+    rows = write_table("ml.campaign_scores", out)
+    worst = max(smd, key=smd.get)
+    return dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(
+            check_name="control_group_balanced", passed=bool(smd[worst] < MAX_SMD),
+            metadata={"worst_feature": worst, "max_smd": round(smd[worst], 4)})],
+        metadata={
+            "dagster/row_count": rows,
+            "snapshot_date": str(snapshot),
+            "model_version": str(version),
+            **reuse_metadata(decision),
+            "held_out": int(out["held_out"].sum()),
+            "balance_smd": dg.MetadataValue.md(markdown_table(
+                [{"feature": k, "smd": round(v, 4)} for k, v in smd.items()])),
+            **{k: v for k, v in metrics.items() if pd.notna(v)},
+        }
+    )
+
+
+def fit_campaign_model(context, cfg: CampaignConfig):
+    """The refit path of campaign_scores: train campaign_response on the members of past
+    campaigns, register it (champion) and score the newest week. Returns (scores, the newest
+    snapshot's features, snapshot, version, metrics), or the asset's result when there is not
+    enough history to train."""
     from models_ml.campaigns import (
-        assign_holdout,
         design,
         fit_uplift_model,
         score_uplift,
-        standardised_mean_differences,
         training_frame,
         uplift_metrics,
         validation_split,
     )
 
-    cfg = config.campaign_config()
     with connect(read_only=True) as con:
         outcomes = load_outcomes(con, cfg.attribution_days)
         snapshots = con.sql(
@@ -192,16 +258,6 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
     model = fit_uplift_model(train, FEATURE_COLS, cfg)
     snapshot = snapshots["snapshot_date"].max()
     latest = snapshots[snapshots["snapshot_date"] == snapshot].reset_index(drop=True)
-    out = score_uplift(model, latest, FEATURE_COLS)
-    out.insert(1, "snapshot_date", snapshot)
-    out["held_out"] = assign_holdout(out["customer_id"], cfg.control_share, cfg.seed).to_numpy()
-    out["holdout_reason"] = out["held_out"].map(
-        {True: f"random control group: seeded draw (seed {cfg.seed}) below control share "
-               f"{cfg.control_share}", False: None})
-    out["control_share"] = cfg.control_share
-    out["holdout_seed"] = cfg.seed
-    smd = standardised_mean_differences(latest, out["held_out"], FEATURE_COLS)
-    metrics["max_standardised_mean_difference"] = max(smd.values())
     version = tracking("campaign_response").log_and_register(
         name="campaign_response",
         model_kind="sklearn",
@@ -213,23 +269,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
         artifacts={},
         input_example=design(train.head(5), FEATURE_COLS, 1.0),
     )
-    out["model_version"] = str(version)
-    rows = write_table("ml.campaign_scores", out)
-    worst = max(smd, key=smd.get)
-    return dg.MaterializeResult(
-        check_results=[dg.AssetCheckResult(
-            check_name="control_group_balanced", passed=bool(smd[worst] < MAX_SMD),
-            metadata={"worst_feature": worst, "max_smd": round(smd[worst], 4)})],
-        metadata={
-            "dagster/row_count": rows,
-            "snapshot_date": str(snapshot),
-            "model_version": str(version),
-            "held_out": int(out["held_out"].sum()),
-            "balance_smd": dg.MetadataValue.md(markdown_table(
-                [{"feature": k, "smd": round(v, 4)} for k, v in smd.items()])),
-            **{k: v for k, v in metrics.items() if pd.notna(v)},
-        }
-    )
+    return score_uplift(model, latest, FEATURE_COLS), latest, snapshot, version, metrics
 
 
 campaign_assets = [campaign_results, campaign_scores]

@@ -51,3 +51,17 @@ def test_columns_missing_from_current_are_skipped() -> None:
     assert table["name"].tolist() == ["score"]
     assert table["kind"].tolist() == ["score"]
     assert table["status"].tolist() == ["drift"]
+
+
+def test_clock_features_are_reported_but_do_not_recommend_a_refit() -> None:
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"tenure_days": rng.uniform(0, 400, 5000), "orders": rng.poisson(3, 5000)})
+    ref = drift.reference(train, ["tenure_days", "orders"])
+    older = train.assign(tenure_days=train["tenure_days"] + 200)  # everyone aged
+    kinds = dict.fromkeys(drift.CLOCK_FEATURES, "clock")
+    table = drift.drift_table(ref, older, kinds).set_index("name")
+    assert table.loc["tenure_days", "status"] == "drift"
+    assert table.loc["tenure_days", "kind"] == "clock"
+    assert not drift.refit_recommended(table.reset_index())
+    both = drift.drift_table(ref, older.assign(orders=older["orders"] * 4), kinds)
+    assert drift.refit_recommended(both)
