@@ -27,7 +27,13 @@ def snapshot_range(end_sunday: date, weeks: int = SNAPSHOT_WEEKS) -> tuple[str, 
     return (last_monday - timedelta(weeks=weeks - 1)).isoformat(), last_monday.isoformat()
 
 
-def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS):
+def full_refresh_config() -> dict:
+    """Run config that rebuilds the incremental staging and marts models from raw
+    (`dbt build --full-refresh`, decision 0062)."""
+    return {"ops": {op: {"config": {"full_refresh": True}} for op in ("dbt_staging", "dbt_marts")}}
+
+
+def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS, full_refresh: bool = False):
     """Materialise every asset in one run, with the weekly snapshots of the last `weeks`."""
     import dagster as dg
 
@@ -39,6 +45,7 @@ def run_pipeline(end_sunday: date, weeks: int = SNAPSHOT_WEEKS):
     for run_id in fail_orphaned_runs(instance):
         print(f"run {run_id} had been killed: marked failed, its warehouse slot freed")
     return job.execute_in_process(
+        run_config=full_refresh_config() if full_refresh else None,
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": first,
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regenerate", action="store_true", help="rewrite the sample exports")
     parser.add_argument("--weeks", type=int, default=SNAPSHOT_WEEKS,
                         help="weekly feature snapshots to (re)build, ending with this week")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="rebuild the incremental staging and marts models from raw")
     args = parser.parse_args(argv)
 
     prepare_instance()
@@ -71,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sample exports written to {s.landing_dir} in {time.perf_counter() - t0:.0f} s")
         time.sleep(s.landing_settle_seconds)  # ingestion leaves files younger than this
     t1 = time.perf_counter()
-    result = run_pipeline(args.end_date, args.weeks)
+    result = run_pipeline(args.end_date, args.weeks, args.full_refresh)
     print(
         f"Dagster run {result.run_id}: {'success' if result.success else 'FAILED'} "
         f"in {time.perf_counter() - t1:.0f} s"

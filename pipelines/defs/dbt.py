@@ -67,21 +67,33 @@ translator = Translator()
 FEATURES = "customer_features_weekly"
 
 
-def dbt_build_args(dbt_vars: dict | None = None) -> list[str]:
+class DbtBuildConfig(dg.Config):
+    """Run config of the staging and marts assets. Their models are incremental (decision
+    0062): a weekly run processes only new and changed rows. `full_refresh` rebuilds them
+    from raw (`dbt build --full-refresh`), e.g. after a change of a model's SQL, of a UDF or
+    of the fx_rates seed."""
+
+    full_refresh: bool = False
+
+
+def dbt_build_args(dbt_vars: dict | None = None, full_refresh: bool = False) -> list[str]:
     """The dbt command of every dbt asset: build (models and their tests); dagster-dbt adds
     the selection of the assets being materialised."""
     # buildable: a test that also reads an upstream model (e.g. a reconciliation against
     # staging) runs with the model it is attached to, not with the upstream one.
     args = ["build", "--indirect-selection", "buildable"]
+    if full_refresh:
+        args.append("--full-refresh")
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     return args
 
 
-def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict | None = None):
+def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict | None = None,
+            full_refresh: bool = False):
     """Stream a dbt build's events; remove its per-run target folder when it succeeded (a
     failed run keeps it for its dbt.log)."""
-    invocation = dbt.cli(dbt_build_args(dbt_vars), context=context)
+    invocation = dbt.cli(dbt_build_args(dbt_vars, full_refresh), context=context)
     yield from invocation.stream()
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
@@ -101,8 +113,8 @@ def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
     pool=WAREHOUSE_POOL,
     name="dbt_staging",
 )
-def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from run_dbt(context, dbt)
+def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    yield from run_dbt(context, dbt, full_refresh=config.full_refresh)
 
 
 @dbt_assets(
@@ -113,8 +125,8 @@ def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     pool=WAREHOUSE_POOL,
     name="dbt_marts",
 )
-def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from run_dbt(context, dbt)
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    yield from run_dbt(context, dbt, full_refresh=config.full_refresh)
 
 
 @dbt_assets(

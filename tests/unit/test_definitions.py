@@ -166,3 +166,17 @@ def test_every_blocking_quality_check_gates_a_later_step_and_the_publish_step(de
     # a Python asset's check gates the dbt models downstream of it
     assert "dbt_marts" in gated["identity__customer_map_ge_identity_customer_map"]
     assert "dbt_bi" in gated["ml__customer_churn_ge_ml_customer_churn"]
+
+
+def test_full_refresh_is_run_config_of_the_staging_and_marts_assets(defs):
+    import dagster as dg
+
+    from pipelines.defs.dbt import dbt_build_args
+    from pipelines.demo import full_refresh_config
+
+    assert "--full-refresh" not in dbt_build_args()
+    assert "--full-refresh" in dbt_build_args(full_refresh=True)
+    job = defs.resolve_job_def("weekly_refresh_job")
+    assert dg.validate_run_config(job, full_refresh_config())
+    with pytest.raises(dg.DagsterInvalidConfigError):  # the config names real ops
+        dg.validate_run_config(job, {"ops": {"dbt_nothing": {"config": {"full_refresh": True}}}})

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental') }}
+{#- full_refresh=false: the keys are kept, `dbt build --full-refresh` leaves them (decision 0062) #}
+{{ config(materialized='incremental', full_refresh=false) }}
 
 -- The pseudonymous customer key of the analytics outputs: a random UUID per customer id
 -- (current or merged), assigned once and kept. It carries nothing about the person; only this

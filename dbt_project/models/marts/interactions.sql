@@ -1,4 +1,13 @@
 -- Service tickets and social interactions of each customer, one row per event.
+-- Incremental (macros/incremental.sql): events newer than the table holds, and events whose
+-- source record now maps to another customer (identity merges and splits).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='interaction_id',
+    on_schema_change='append_new_columns',
+) }}
+
 with tickets as (
     select
         'crm:' || tickets.crm_ticket_id as interaction_id,
@@ -8,7 +17,8 @@ with tickets as (
         tickets.channel,
         case when tickets.is_complaint then 'negative' end as sentiment,
         tickets.is_complaint,
-        tickets.opened_at as occurred_at
+        tickets.opened_at as occurred_at,
+        tickets._ingested_at
     from {{ ref('stg_crm__tickets') }} as tickets
     left join {{ source('identity', 'customer_map') }} as map
         on map.source_system = 'crm'
@@ -24,13 +34,25 @@ social as (
         social.platform as channel,
         social.sentiment,
         false as is_complaint,
-        social.occurred_at
+        social.occurred_at,
+        social._ingested_at
     from {{ ref('stg_social__interactions') }} as social
     left join {{ source('identity', 'customer_map') }} as map
         on map.source_system = 'social'
         and map.source_record_id = social.social_profile_id
+),
+
+joined as (
+    select * from tickets
+    union all
+    select * from social
 )
 
-select * from tickets
-union all
-select * from social
+select joined.* from joined
+{%- if is_incremental() %}
+left join {{ this }} as existing
+    on existing.interaction_id = joined.interaction_id
+where {{ newer_than_this('joined._ingested_at') }}
+    or (existing.interaction_id is not null
+        and existing.customer_id is distinct from joined.customer_id)
+{%- endif %}

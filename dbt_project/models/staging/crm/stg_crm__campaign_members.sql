@@ -1,3 +1,11 @@
+-- Incremental: only keys with a newer raw version are re-read (macros/incremental.sql).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key=['campaign_id', 'crm_contact_id'],
+    on_schema_change='append_new_columns',
+) }}
+
 with source as (
     {{ latest_per_key(source('raw', 'crm__campaign_members'), ['campaign_id', 'crm_contact_id']) }}
 ),
@@ -18,7 +26,8 @@ renamed as (
         {{ to_utc('converted_at') }} as converted_at,
         _source_file,
         _source_row,
-        _batch_id
+        _batch_id,
+        _ingested_at
     from source
 )
 

@@ -1,3 +1,11 @@
+-- Incremental: only keys with a newer raw version are re-read (macros/incremental.sql).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key=['shop_order_id', 'line_number'],
+    on_schema_change='append_new_columns',
+) }}
+
 with source as (
     {{ latest_per_key(source('raw', 'shop__order_lines'), ['shop_order_id', 'line_number']) }}
 ),
@@ -14,7 +22,8 @@ renamed as (
         cast(quantity * unit_price as decimal(18, 2)) as line_amount,
         _source_file,
         _source_row,
-        _batch_id
+        _batch_id,
+        _ingested_at
     from source
 )
 

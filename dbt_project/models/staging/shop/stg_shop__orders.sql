@@ -1,3 +1,11 @@
+-- Incremental: only keys with a newer raw version are re-read (macros/incremental.sql).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='shop_order_id',
+    on_schema_change='append_new_columns',
+) }}
+
 with source as (
     {{ latest_per_key(source('raw', 'shop__orders'), ['shop_order_id']) }}
 ),
@@ -21,7 +29,8 @@ renamed as (
         {{ to_utc('source.ordered_at') }} as ordered_at,
         source._source_file,
         source._source_row,
-        source._batch_id
+        source._batch_id,
+        source._ingested_at
     from source
     left join rates
         on upper(trim(source.currency)) = rates.currency

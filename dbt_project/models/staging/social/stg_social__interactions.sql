@@ -1,3 +1,11 @@
+-- Incremental: only keys with a newer raw version are re-read (macros/incremental.sql).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='social_interaction_id',
+    on_schema_change='append_new_columns',
+) }}
+
 with source as (
     {{ latest_per_key(source('raw', 'social__interactions'), ['social_interaction_id']) }}
 ),
@@ -12,7 +20,8 @@ renamed as (
         {{ to_utc('occurred_at') }} as occurred_at,
         _source_file,
         _source_row,
-        _batch_id
+        _batch_id,
+        _ingested_at
     from source
 )
 

@@ -1,3 +1,11 @@
+-- Incremental: only keys with a newer raw version are re-read (macros/incremental.sql).
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='social_profile_id',
+    on_schema_change='append_new_columns',
+) }}
+
 with source as (
     {{ latest_per_key(source('raw', 'social__profiles'), ['social_profile_id']) }}
 ),
@@ -26,7 +34,8 @@ renamed as (
         {{ to_utc('created_at') }} as updated_at,
         _source_file,
         _source_row,
-        _batch_id
+        _batch_id,
+        _ingested_at
     from source
 )
 

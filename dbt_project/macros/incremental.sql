@@ -1,0 +1,43 @@
+{#- Incremental staging and row-wise marts (decision 0062).
+
+    `_ingested_at` (the time a row's batch was loaded, set by pipelines/ingest/loader.py; the
+    same column orders the versions of a key in `latest_per_key`) is carried from raw into
+    staging and the row-wise marts. A model's watermark is the newest `_ingested_at` it holds:
+    raw rows loaded after it are new. The watermark can only be lower than the newest row an
+    earlier build read (rows it read but did not keep, rows erased since), never higher,
+    so a lower one only re-processes rows; ingestion and dbt never overlap (DuckDB lets one
+    process write the file at a time). `dbt build --full-refresh` rebuilds from raw. -#}
+
+{#- Incremental on DuckDB; Spark's parquet tables cannot delete+insert, so a table there. #}
+{% macro incremental_or_table() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
+{#- True when `expr` (an `_ingested_at`) is newer than the newest `column` in {{ this }}, or
+    when {{ this }} has no such column yet (a table built before it was added: every row is
+    re-processed once, and on_schema_change='append_new_columns' adds the column). Only for
+    use inside `{% if is_incremental() %}`. #}
+{% macro newer_than_this(expr, column='_ingested_at') -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name')
+                    | map('lower') | list if execute else [] -%}
+    {%- if column in names -%}
+        coalesce({{ expr }} > (select max({{ column }}) from {{ this }}), true)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Rows of `relation` (raw) whose key has a version newer than {{ this }} holds: every
+    version of those keys, so `latest_per_key` picks the same winner as a full build. Keys
+    compare as staging writes them (trimmed text). #}
+{% macro has_newer_version(relation, key_columns, alias) -%}
+    exists (
+        select 1
+        from {{ relation }} as newer
+        where {{ newer_than_this('newer._ingested_at') }}
+        {%- for key in key_columns %}
+            and trim(cast(newer.{{ key }} as {{ dbt.type_string() }}))
+                = trim(cast({{ alias }}.{{ key }} as {{ dbt.type_string() }}))
+        {%- endfor %}
+    )
+{%- endmacro %}
