@@ -412,9 +412,8 @@ def test_weekly_features_use_only_events_before_the_snapshot(wh):
 
 
 def test_weekly_snapshot_equals_the_backfill_computation_of_the_same_week(demo, wh, tmp_path):
-    """The weekly run builds its one snapshot by a per-customer aggregation; the backfill rolls
-    windows over a customer x week grid (decision 0068). Rebuilding the newest week as part of
-    a two-week range on a copy of the warehouse gives exactly the same rows."""
+    """A week built alone (the weekly run) and the same week built within a range of weeks
+    (a backfill) give exactly the same rows (decision 0068), on a copy of the warehouse."""
     import shutil
     from datetime import timedelta
 

@@ -1,12 +1,12 @@
 -- Point-in-time features per customer as of each week end (Sunday), built only from events
--- before the end of that Sunday (UTC): windows look backwards over a weekly grid, never forward.
+-- before the end of that Sunday (UTC): windows look backwards over weekly buckets, never forward.
 -- One Dagster partition = one week (Monday key); vars snapshot_from / snapshot_to select the
 -- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
 -- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
 -- snapshot_date partitions (decision 0066).
--- One week (the weekly run: snapshot_from = snapshot_to, or both null) is one aggregation per
--- customer over the weekly event sums; a range of weeks (the backfill) rolls windows over a
--- customer x week grid. Both give the same rows (decision 0068; tests/e2e/test_pipeline.py).
+-- Each (customer, week) row is one aggregation of the customer's weekly event sums up to that
+-- week: no window over a customer x week grid, whose memory grows with the whole history
+-- (decision 0068).
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
@@ -15,7 +15,6 @@
 ) }}
 
 {%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'week_start') ~ ' as timestamp)' %}
-{%- set single_week = var('snapshot_from') == var('snapshot_to') %}
 {%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
                   'responses'] %}
 
@@ -79,80 +78,53 @@ new_categories as (
     group by 1, 2
 ),
 
-{%- if single_week %}
-
-rolled as (
-    -- windows of 13 and 52 weeks ending with the snapshot week, and everything before it
-    select
-        weekly.customer_id,
-        bounds.to_week as week_start,
-        min(weekly.first_event_at) as first_event_at,
-        {% for col in counts %}
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -84, 'bounds.to_week') }}
-                 then weekly.{{ col }} else 0 end) as {{ col }}_90d,
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -357, 'bounds.to_week') }}
-                 then weekly.{{ col }} else 0 end) as {{ col }}_365d,
-        sum(weekly.{{ col }}) as {{ col }}_total,
-        {% endfor %}
-        coalesce(max(categories.distinct_categories), 0) as distinct_categories_total,
-        max(weekly.last_order_at) as last_order_at
-    from weekly
-    cross join bounds
-    left join (
-        select new_categories.customer_id, sum(new_categories.new_categories) as distinct_categories
-        from new_categories cross join bounds
-        where new_categories.week_start <= bounds.to_week
-        group by 1
-    ) as categories on weekly.customer_id = categories.customer_id
-    group by weekly.customer_id, bounds.to_week
-)
-
-{%- else %}
-
 customer_start as (
     select customer_id, min(week_start) as first_week, min(first_event_at) as first_event_at
     from weekly
     group by 1
 ),
 
-grid as (
+targets as (
+    -- the weeks to build, for every customer with an event before the end of the week
     select
         customer_start.customer_id,
         customer_start.first_event_at,
         cast(week.week_start as date) as week_start
     from customer_start
     cross join bounds
-    {{ join_weeks('customer_start.first_week', 'bounds.to_week', 'week', 'week_start') }}
+    {{ join_weeks('greatest(customer_start.first_week, bounds.from_week)', 'bounds.to_week',
+                  'week', 'week_start') }}
 ),
 
 rolled as (
+    -- windows of 13 and 52 weekly buckets ending with each target week, and all before it
     select
-        grid.customer_id,
-        grid.week_start,
-        grid.first_event_at,
+        targets.customer_id,
+        targets.week_start,
+        targets.first_event_at,
         {% for col in counts %}
-        sum(coalesce(weekly.{{ col }}, 0)) over w13 as {{ col }}_90d,
-        sum(coalesce(weekly.{{ col }}, 0)) over w52 as {{ col }}_365d,
-        sum(coalesce(weekly.{{ col }}, 0)) over wall as {{ col }}_total,
+        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -84, 'targets.week_start') }}
+                 then weekly.{{ col }} else 0 end) as {{ col }}_90d,
+        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -357, 'targets.week_start') }}
+                 then weekly.{{ col }} else 0 end) as {{ col }}_365d,
+        sum(weekly.{{ col }}) as {{ col }}_total,
         {% endfor %}
-        sum(coalesce(new_categories.new_categories, 0)) over wall as distinct_categories_total,
-        max(weekly.last_order_at) over wall as last_order_at
-    from grid
-    left join weekly
-        on grid.customer_id = weekly.customer_id and grid.week_start = weekly.week_start
-    left join new_categories
-        on grid.customer_id = new_categories.customer_id
-        and grid.week_start = new_categories.week_start
-    window
-        w13 as (partition by grid.customer_id order by grid.week_start
-                rows between 12 preceding and current row),
-        w52 as (partition by grid.customer_id order by grid.week_start
-                rows between 51 preceding and current row),
-        wall as (partition by grid.customer_id order by grid.week_start
-                 rows between unbounded preceding and current row)
-)
+        max(weekly.last_order_at) as last_order_at
+    from targets
+    inner join weekly
+        on weekly.customer_id = targets.customer_id and weekly.week_start <= targets.week_start
+    group by targets.customer_id, targets.week_start, targets.first_event_at
+),
 
-{%- endif %}
+categories as (
+    select targets.customer_id, targets.week_start,
+           sum(new_categories.new_categories) as distinct_categories_total
+    from targets
+    inner join new_categories
+        on new_categories.customer_id = targets.customer_id
+        and new_categories.week_start <= targets.week_start
+    group by 1, 2
+)
 
 select
     customer_id,
@@ -167,11 +139,12 @@ select
     cast(revenue_cny_total as double) as revenue_total_cny,
     cast(revenue_cny_total / nullif(paid_orders_total, 0) as double) as avg_order_value_cny,
     cast(refunds_365d as integer) as refunds_365d,
-    cast(distinct_categories_total as integer) as distinct_categories_total,
+    cast(coalesce(categories.distinct_categories_total, 0) as integer)
+        as distinct_categories_total,
     cast(tickets_90d as integer) as tickets_90d,
     cast(complaints_90d as integer) as complaints_90d,
     cast(complaints_365d as integer) as complaints_365d,
     cast(social_90d as integer) as social_interactions_90d,
     cast(responses_365d as integer) as campaign_responses_365d
 from rolled
-where week_start between (select from_week from bounds) and (select to_week from bounds)
+left join categories using (customer_id, week_start)
