@@ -4,8 +4,9 @@
 -- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
 -- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
 -- snapshot_date partitions (decision 0066).
--- Each (customer, week) row is one aggregation of the customer's weekly event sums up to that
--- week: no window over a customer x week grid, whose memory grows with the whole history
+-- Each week built is one aggregation of every customer's weekly event sums up to that week; a
+-- range of weeks is a union of such weeks: no window over a customer x week grid and no join
+-- of every week with every earlier one, whose memory and spill grow with the history
 -- (decision 0068).
 {{ config(
     materialized='incremental',
@@ -17,6 +18,19 @@
 {%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'week_start') ~ ' as timestamp)' %}
 {%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
                   'responses'] %}
+{#- the Mondays to build: every week from snapshot_from to snapshot_to, or the newest week #}
+{%- if var('snapshot_from') and var('snapshot_to') %}
+    {%- set first = modules.datetime.date.fromisoformat(var('snapshot_from')) %}
+    {%- set count = ((modules.datetime.date.fromisoformat(var('snapshot_to')) - first).days // 7) + 1 %}
+    {%- set weeks = [] %}
+    {%- for i in range(count) %}
+        {%- do weeks.append("cast('" ~ (first + modules.datetime.timedelta(days=7 * i)).isoformat() ~ "' as date)") %}
+    {%- endfor %}
+{%- elif var('snapshot_from') or var('snapshot_to') %}
+    {{ exceptions.raise_compiler_error("set both snapshot_from and snapshot_to, or neither") }}
+{%- else %}
+    {%- set weeks = ['(select to_week from bounds)'] %}
+{%- endif %}
 
 with events as (
     select customer_id, ordered_at as event_at, 1 as paid_orders, amount_cny as revenue_cny,
@@ -78,52 +92,37 @@ new_categories as (
     group by 1, 2
 ),
 
-customer_start as (
-    select customer_id, min(week_start) as first_week, min(first_event_at) as first_event_at
-    from weekly
-    group by 1
-),
-
-targets as (
-    -- the weeks to build, for every customer with an event before the end of the week
-    select
-        customer_start.customer_id,
-        customer_start.first_event_at,
-        cast(week.week_start as date) as week_start
-    from customer_start
-    cross join bounds
-    {{ join_weeks('greatest(customer_start.first_week, bounds.from_week)', 'bounds.to_week',
-                  'week', 'week_start') }}
-),
-
 rolled as (
-    -- windows of 13 and 52 weekly buckets ending with each target week, and all before it
+    -- one aggregation per week built: each customer's weekly buckets up to that week, summed
+    -- over the 13 and 52 buckets ending with it and over all of them
+    {%- for week in weeks %}
+    {% if not loop.first %}union all{% endif %}
     select
-        targets.customer_id,
-        targets.week_start,
-        targets.first_event_at,
-        {% for col in counts %}
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -84, 'targets.week_start') }}
-                 then weekly.{{ col }} else 0 end) as {{ col }}_90d,
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -357, 'targets.week_start') }}
-                 then weekly.{{ col }} else 0 end) as {{ col }}_365d,
-        sum(weekly.{{ col }}) as {{ col }}_total,
-        {% endfor %}
-        max(weekly.last_order_at) as last_order_at
-    from targets
-    inner join weekly
-        on weekly.customer_id = targets.customer_id and weekly.week_start <= targets.week_start
-    group by targets.customer_id, targets.week_start, targets.first_event_at
+        customer_id,
+        {{ week }} as week_start,
+        min(first_event_at) as first_event_at,
+        {%- for col in counts %}
+        sum(case when week_start >= {{ dbt.dateadd('day', -84, week) }}
+                 then {{ col }} else 0 end) as {{ col }}_90d,
+        sum(case when week_start >= {{ dbt.dateadd('day', -357, week) }}
+                 then {{ col }} else 0 end) as {{ col }}_365d,
+        sum({{ col }}) as {{ col }}_total,
+        {%- endfor %}
+        max(last_order_at) as last_order_at
+    from weekly
+    where week_start <= {{ week }}
+    group by customer_id
+    {%- endfor %}
 ),
 
 categories as (
-    select targets.customer_id, targets.week_start,
-           sum(new_categories.new_categories) as distinct_categories_total
-    from targets
-    inner join new_categories
-        on new_categories.customer_id = targets.customer_id
-        and new_categories.week_start <= targets.week_start
-    group by 1, 2
+    {%- for week in weeks %}
+    {% if not loop.first %}union all{% endif %}
+    select customer_id, {{ week }} as week_start, sum(new_categories) as distinct_categories_total
+    from new_categories
+    where week_start <= {{ week }}
+    group by customer_id
+    {%- endfor %}
 )
 
 select
