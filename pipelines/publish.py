@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from pipelines.config import DBT_PROJECT_DIR
@@ -147,6 +147,17 @@ def prune_versions(serving_dir: Path, keep_previous: bool = True) -> list[str]:
     return removed
 
 
+def _next_stamp(serving_dir: Path) -> str:
+    """A version name prefix that sorts after every existing version (pruning keeps the newest
+    by name): local time to the microsecond, or after the newest name if the clock is not
+    ahead of it (two publishes in one tick, a clock set back)."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    versions_dir = serving_dir / VERSIONS
+    newest = max((p.name for p in versions_dir.iterdir()), default="") \
+        if versions_dir.is_dir() else ""
+    return stamp if stamp > newest else newest.split("-")[0] + "1"
+
+
 def _cleanup(*paths: Path) -> None:
     for p in paths:
         p.unlink(missing_ok=True)
@@ -168,7 +179,7 @@ def publish(serving_dir: Path, restricted_dir: Path | None = None,
         else:
             stale.unlink(missing_ok=True)
     prune_versions(serving_dir)
-    version = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    version = f"{_next_stamp(serving_dir)}-{uuid.uuid4().hex[:8]}"
     version_dir = serving_dir / VERSIONS / version
     parquet_dir = version_dir / "parquet"
     parquet_dir.mkdir(parents=True)

@@ -226,3 +226,15 @@ def test_sigkill_at_random_moments_leaves_one_whole_version(tmp_path, warehouse)
         assert len(counts) == 4 and len(set(counts.values())) == 1, counts
         checked += 1
     assert checked == 3
+
+
+def test_a_new_version_sorts_after_every_existing_one(tmp_path):
+    """Pruning keeps the newest versions by name: a publish in the same clock tick as the last
+    one, or after the clock was set back, still gets a later name."""
+    versions = tmp_path / pub.VERSIONS
+    (versions / "29991231T235959999999-ffffffff").mkdir(parents=True)
+    (versions / "20261130T171928-50f44cb2").mkdir()
+    stamp = pub._next_stamp(tmp_path)
+    assert stamp > "29991231T235959999999-ffffffff"
+    (versions / f"{stamp}-00000000").mkdir()
+    assert pub._next_stamp(tmp_path) > f"{stamp}-00000000"
