@@ -41,3 +41,18 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- The rows of CTE `joined` a row-wise mart takes on an incremental run: rows newer than
+    {{ this }} holds, and rows whose customer_id changed since (identity merges and splits).
+    A full build takes every row. #}
+{% macro new_or_remapped_rows(key_columns) -%}
+select joined.* from joined
+{%- if is_incremental() %}
+left join {{ this }} as existing
+    on {% for key in key_columns %}{% if not loop.first %} and {% endif -%}
+    existing.{{ key }} = joined.{{ key }}{% endfor %}
+where {{ newer_than_this('joined._ingested_at') }}
+    or (existing.{{ key_columns[0] }} is not null
+        and existing.customer_id is distinct from joined.customer_id)
+{%- endif %}
+{%- endmacro %}

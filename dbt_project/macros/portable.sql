@@ -43,17 +43,3 @@
 {% macro spark__random_uuid() -%}
     uuid()
 {%- endmacro %}
-
-{# Joins one row per week from `start` to `stop` (dates, both included) to every row of the
-   relations before it, as column `alias`.`column`. #}
-{% macro join_weeks(start, stop, alias, column) -%}
-    {{ return(adapter.dispatch('join_weeks')(start, stop, alias, column)) }}
-{%- endmacro %}
-
-{% macro default__join_weeks(start, stop, alias, column) -%}
-    cross join generate_series({{ start }}, {{ stop }}, interval 7 day) as {{ alias }}({{ column }})
-{%- endmacro %}
-
-{% macro spark__join_weeks(start, stop, alias, column) -%}
-    lateral view explode(sequence({{ start }}, {{ stop }}, interval 7 days)) {{ alias }} as {{ column }}
-{%- endmacro %}

@@ -16,9 +16,9 @@ from pipelines.defs.ml import (
     FEATURE_COLS,
     FEATURES,
     latest_snapshot,
+    model_output_metadata,
     paid_orders,
     refit_decision,
-    reuse_metadata,
     table_exists,
     tracking,
     write_table,
@@ -196,10 +196,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
             check_name="control_group_balanced", passed=bool(smd[worst] < MAX_SMD),
             metadata={"worst_feature": worst, "max_smd": round(smd[worst], 4)})],
         metadata={
-            "dagster/row_count": rows,
-            "snapshot_date": str(snapshot),
-            "model_version": str(version),
-            **reuse_metadata(decision),
+            **model_output_metadata(rows, snapshot, version, decision),
             "held_out": int(out["held_out"].sum()),
             "balance_smd": dg.MetadataValue.md(markdown_table(
                 [{"feature": k, "smd": round(v, 4)} for k, v in smd.items()])),

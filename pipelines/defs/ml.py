@@ -177,8 +177,12 @@ def refit_decision(context, config, name: str, snapshot: date, features=None,
     return decision
 
 
-def reuse_metadata(decision) -> dict:
-    return {"refit": decision.refit, "refit_decision": decision.reason}
+def model_output_metadata(rows: int, snapshot: date, version, decision, gate=None) -> dict:
+    """What every model asset reports: rows written, snapshot, the model version that scored
+    them, whether it was refitted and why (0019), and the champion gate's outcome if one ran."""
+    return {"dagster/row_count": rows, "snapshot_date": str(snapshot),
+            "model_version": str(version), "refit": decision.refit,
+            "refit_decision": decision.reason, **(gate or {})}
 
 
 def ml_asset(name: str, description: str, kinds: set[str]):
@@ -305,11 +309,7 @@ def customer_segments(
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "snapshot_date": str(snapshot),
-            "model_version": str(used_version),
-            **reuse_metadata(decision),
-            **gate,
+            **model_output_metadata(rows, snapshot, used_version, decision, gate),
             "segments": dg.MetadataValue.md(
                 markdown_table(
                     out["rfm_segment"]
@@ -440,12 +440,8 @@ def customer_value(context: dg.AssetExecutionContext, config: ModelRunConfig
     tiers = out.groupby("value_tier")["predicted_clv_12m"].agg(["count", "sum"]).reset_index()
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "snapshot_date": str(snapshot),
-            "model_version": str(used_version),
+            **model_output_metadata(rows, snapshot, used_version, decision, gate),
             "purchase_model": purchase_model,
-            **reuse_metadata(decision),
-            **gate,
             "tiers": dg.MetadataValue.md(markdown_table(tiers.to_dict("records"))),
         }
     )
@@ -489,11 +485,7 @@ def customer_churn(context: dg.AssetExecutionContext, config: ModelRunConfig
     rows = write_table("ml.customer_churn", out)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "snapshot_date": str(snapshot),
-            "model_version": str(used_version),
-            **reuse_metadata(decision),
-            **gate,
+            **model_output_metadata(rows, snapshot, used_version, decision, gate),
             "risk_bands": dg.MetadataValue.md(
                 markdown_table(
                     out["risk_band"]

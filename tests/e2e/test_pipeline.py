@@ -81,6 +81,29 @@ def redrop_landing_files(landing: Path) -> None:
         os.utime(p, (old, old))
 
 
+def warehouse_copy(demo: dict, tmp_path: Path) -> Path:
+    """A copy of the e2e run's warehouse, for dbt runs that must not touch the original."""
+    import shutil
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    return copy
+
+
+def dbt_run(demo: dict, warehouse: Path, tmp_path: Path, *args: str) -> None:
+    """`dbt run <args>` of this project on `warehouse` (the e2e run's data folder)."""
+    from pipelines.config import DBT_PROJECT_DIR
+
+    env = {**os.environ, "C360_DATA_DIR": str(demo["dir"]), "C360_WAREHOUSE": str(warehouse),
+           "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs"), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-5000:]
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """Three runs: the demo; the same landing files again; one more week of exports."""
@@ -220,9 +243,6 @@ def test_incremental_dbt_build_equals_a_full_rebuild(demo, wh, tmp_path):
     """The staging and row-wise marts models are incremental (decision 0062): after the first
     build, the identical re-run and the weekly increment, every staging and marts table
     equals a `dbt run --full-refresh` of the same warehouse."""
-    import shutil
-
-    from pipelines.config import DBT_PROJECT_DIR
     from pipelines.ops.checksums import table_checksums
 
     tables = [f"{s}.{t}" for s, t in wh.sql(
@@ -230,18 +250,9 @@ def test_incremental_dbt_build_equals_a_full_rebuild(demo, wh, tmp_path):
         "where table_schema in ('staging', 'marts') and table_type = 'BASE TABLE' "
         "and table_name <> 'customer_features_weekly' order by all").fetchall()]
     assert {"staging.stg_crm__contacts", "marts.orders", "marts.order_items"} <= set(tables)
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
-    env = {**os.environ, "C360_DATA_DIR": str(demo["dir"]), "C360_WAREHOUSE": str(copy),
-           "PYTHONPATH": str(REPO)}
-    dbt = [str(Path(sys.executable).parent / "dbt"), "run", "--full-refresh",
-           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-           "--select", "staging", "intermediate", "marts",
-           "--exclude", "customer_features_weekly"]
-    rebuilt = subprocess.run(dbt, cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=600)
-    assert rebuilt.returncode == 0, rebuilt.stdout[-5000:]
+    copy = warehouse_copy(demo, tmp_path)
+    dbt_run(demo, copy, tmp_path, "--full-refresh", "--select", "staging", "intermediate",
+            "marts", "--exclude", "customer_features_weekly")
     incremental = table_checksums(demo["dir"] / "warehouse/customer360.duckdb", tables)
     full = table_checksums(copy, tables)
     differ = [t for t in tables if incremental[t] != full[t]]
@@ -253,12 +264,7 @@ def test_incremental_dbt_build_equals_a_full_rebuild(demo, wh, tmp_path):
 def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
     """An identity merge or split moves a source record to another customer without any new
     raw row: the incremental row-wise marts pick up the new customer_id (decision 0062)."""
-    import shutil
-
-    from pipelines.config import DBT_PROJECT_DIR
-
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    copy = warehouse_copy(demo, tmp_path)
     events = ("select 'crm:' || t.crm_ticket_id as interaction_id, 'crm' as record_system, "
               "t.crm_contact_id as record_id from staging.stg_crm__tickets t "
               "union all select 'social:' || s.social_interaction_id, 'social', "
@@ -290,14 +296,8 @@ def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
                     f"where source_system = ? and source_record_id = ({sql})", params=[system])
         for mart in ("orders", "interactions", "campaign_members"):  # before: stale
             assert con.sql(mismatches[mart]).fetchone()[0] > 0, mart
-    env = {**os.environ, "C360_DATA_DIR": str(demo["dir"]), "C360_WAREHOUSE": str(copy),
-           "PYTHONPATH": str(REPO)}
-    marts = ["orders", "order_items", "interactions", "campaign_members"]
-    dbt = [str(Path(sys.executable).parent / "dbt"), "run", "--project-dir",
-           str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path",
-           str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--select", *marts]
-    done = subprocess.run(dbt, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-5000:]
+    dbt_run(demo, copy, tmp_path, "--select", "orders", "order_items", "interactions",
+            "campaign_members")
     with duckdb.connect(str(copy), read_only=True) as con:
         assert {m: con.sql(sql).fetchone()[0] for m, sql in mismatches.items()} == dict.fromkeys(
             mismatches, 0)
@@ -391,22 +391,28 @@ def test_serving_file_opens_read_only_in_another_process(demo):
 
 
 def test_weekly_features_use_only_events_before_the_snapshot(wh):
-    # recount from orders for every customer and snapshot: no order after the snapshot counts
-    mismatches = scalar(
-        wh,
+    # recount from orders for every customer and snapshot: no order after the snapshot counts,
+    # and the 90- and 365-day windows are the 13 and 52 weeks (Monday to Sunday) ending with it
+    mismatches = wh.sql(
         """
-        select count(*) from marts.customer_features_weekly f
+        select count(*) filter (where f.orders_total <> coalesce(c.n, 0)),
+               count(*) filter (where f.orders_90d <> coalesce(c.n90, 0)),
+               count(*) filter (where f.orders_365d <> coalesce(c.n365, 0))
+        from marts.customer_features_weekly f
         left join (
-            select f2.customer_id, f2.snapshot_date, count(o.order_id) as n
+            select f2.customer_id, f2.snapshot_date, count(o.order_id) as n,
+                   count(o.order_id) filter (
+                       where o.ordered_at >= f2.snapshot_date - interval 90 day) as n90,
+                   count(o.order_id) filter (
+                       where o.ordered_at >= f2.snapshot_date - interval 363 day) as n365
             from marts.customer_features_weekly f2
             join marts.orders o on o.customer_id = f2.customer_id and o.is_paid
                 and o.ordered_at < f2.snapshot_date + interval 1 day
             group by all
         ) c using (customer_id, snapshot_date)
-        where f.orders_total <> coalesce(c.n, 0)
     """,
-    )
-    assert mismatches == 0
+    ).fetchone()
+    assert mismatches == (0, 0, 0)
     weeks = scalar(wh, "select count(distinct snapshot_date) from marts.customer_features_weekly")
     assert weeks == 61  # 60 weeks, then the increment's week
 
@@ -414,22 +420,14 @@ def test_weekly_features_use_only_events_before_the_snapshot(wh):
 def test_weekly_snapshot_equals_the_backfill_computation_of_the_same_week(demo, wh, tmp_path):
     """A week built alone (the weekly run) and the same week built within a range of weeks
     (a backfill) give exactly the same rows (decision 0068), on a copy of the warehouse."""
-    import shutil
     from datetime import timedelta
 
     newest = scalar(wh, "select max(snapshot_date) from marts.customer_features_weekly")
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    copy = warehouse_copy(demo, tmp_path)
     monday = newest - timedelta(days=6)
     dbt_vars = {"snapshot_from": str(monday - timedelta(days=7)), "snapshot_to": str(monday)}
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "customer_features_weekly",
-         "--vars", json.dumps(dbt_vars), "--profiles-dir", ".", "--target-path",
-         str(tmp_path / "target"), "--log-path", str(tmp_path)],
-        cwd=REPO / "dbt_project",
-        env={**os.environ, "C360_WAREHOUSE": str(copy), "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:]
+    dbt_run(demo, copy, tmp_path, "--select", "customer_features_weekly",
+            "--vars", json.dumps(dbt_vars))
     week = f"select * from {{}}.marts.customer_features_weekly where snapshot_date = '{newest}'"
     with duckdb.connect() as con:
         con.sql(f"attach '{demo['dir'] / 'warehouse/customer360.duckdb'}' as weekly (read_only)")

@@ -29,12 +29,4 @@ with joined as (
         and map.source_record_id = members.crm_contact_id
 )
 
-select joined.* from joined
-{%- if is_incremental() %}
-left join {{ this }} as existing
-    on existing.campaign_id = joined.campaign_id
-    and existing.crm_contact_id = joined.crm_contact_id
-where {{ newer_than_this('joined._ingested_at') }}
-    or (existing.campaign_id is not null
-        and existing.customer_id is distinct from joined.customer_id)
-{%- endif %}
+{{ new_or_remapped_rows(['campaign_id', 'crm_contact_id']) }}

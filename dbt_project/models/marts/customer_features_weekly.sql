@@ -51,9 +51,8 @@ with events as (
 ),
 
 bounds as (
-    -- Mondays of the first and last week to build; default: the newest week with events
+    -- Monday of the last week to build; default: the newest week with events
     select
-        {% if var('snapshot_from') %}cast('{{ var("snapshot_from") }}' as date){% else %}newest{% endif %} as from_week,
         {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date){% else %}newest{% endif %} as to_week
     from (
         select cast({{ dbt.date_trunc('week', 'max(event_at)') }} as date) as newest from events

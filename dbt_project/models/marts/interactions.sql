@@ -48,11 +48,4 @@ joined as (
     select * from social
 )
 
-select joined.* from joined
-{%- if is_incremental() %}
-left join {{ this }} as existing
-    on existing.interaction_id = joined.interaction_id
-where {{ newer_than_this('joined._ingested_at') }}
-    or (existing.interaction_id is not null
-        and existing.customer_id is distinct from joined.customer_id)
-{%- endif %}
+{{ new_or_remapped_rows(['interaction_id']) }}

@@ -29,11 +29,4 @@ with joined as (
         on lines.shop_order_id = orders.order_id
 )
 
-select joined.* from joined
-{%- if is_incremental() %}
-left join {{ this }} as existing
-    on existing.order_id = joined.order_id
-    and existing.line_number = joined.line_number
-where {{ newer_than_this('joined._ingested_at') }}
-    or (existing.order_id is not null and existing.customer_id is distinct from joined.customer_id)
-{%- endif %}
+{{ new_or_remapped_rows(['order_id', 'line_number']) }}

@@ -27,10 +27,4 @@ with joined as (
         and map.source_record_id = orders.shop_customer_id
 )
 
-select joined.* from joined
-{%- if is_incremental() %}
-left join {{ this }} as existing
-    on existing.order_id = joined.order_id
-where {{ newer_than_this('joined._ingested_at') }}
-    or (existing.order_id is not null and existing.customer_id is distinct from joined.customer_id)
-{%- endif %}
+{{ new_or_remapped_rows(['order_id']) }}
