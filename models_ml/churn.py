@@ -332,13 +332,50 @@ def contributions(model: ChurnModel, x: pd.DataFrame) -> np.ndarray:
     is explained rather than the calibrated output: isotonic calibration is piecewise flat and
     monotonic, so it keeps the ranking of reasons but would hide small effects.
     """
+    return tree_shap(model.base, x.to_numpy(dtype=float))
+
+
+def tree_shap(booster: Any, x: np.ndarray) -> np.ndarray:
+    """shap's exact (path-dependent) TreeSHAP of a tree ensemble, computed tree by tree for
+    each distinct path pattern only, then summed over the trees (SHAP values are additive).
+
+    Within one tree a row's SHAP values depend on its values only through which side of each
+    of that tree's splits they fall (or that they are missing): rows with the same interval
+    between the tree's thresholds on every feature it splits on get the same values. A tree
+    of 31 leaves sees a few thousand patterns among a million customers, so this is ~40x
+    faster than explaining every row (decision 0069), and equal to it to ~1e-14.
+    """
     import shap  # imported here: ~1 s, only needed when scoring
 
-    explainer = shap.TreeExplainer(model.base)
-    values = np.asarray(explainer.shap_values(x.to_numpy(dtype=float)), dtype=float)
-    if values.ndim == 3:  # some shap versions return one slice per class
-        values = values[..., -1]
-    return values
+    trees = shap.TreeExplainer(booster).model.trees
+    n, d = x.shape
+    splits = [(t.features[t.children_left >= 0], t.thresholds[t.children_left >= 0])
+              for t in trees]
+    cuts = [np.unique(np.concatenate([th[f == j] for f, th in splits])) for j in range(d)]
+    # per feature: how many thresholds of any tree lie below the value; missing: one past all
+    codes = [np.where(np.isnan(x[:, j]), len(cuts[j]) + 1, np.searchsorted(cuts[j], x[:, j]))
+             for j in range(d)]
+    phi = np.zeros((d, n))
+    for tree, (features, thresholds) in zip(trees, splits, strict=True):
+        used = np.unique(features)
+        pattern, size = np.zeros(n, dtype=np.int64), 1
+        for j in used:
+            # this tree's interval of the value: its thresholds below it (missing: its own)
+            own = np.searchsorted(cuts[j], np.unique(thresholds[features == j]))
+            interval = np.searchsorted(own, np.arange(len(cuts[j]) + 2))
+            interval[-1] = len(own) + 1
+            if size * (len(own) + 2) >= 2**62:  # renumber before the key could overflow
+                pattern, _ = pd.factorize(pattern)
+                size = int(pattern.max()) + 1
+            pattern = pattern * (len(own) + 2) + interval[codes[j]]
+            size *= len(own) + 2
+        which, distinct = pd.factorize(pattern)
+        first = np.empty(len(distinct), dtype=np.int64)
+        first[which[::-1]] = np.arange(n - 1, -1, -1)  # a row of each pattern
+        values = np.asarray(shap.TreeExplainer([tree]).shap_values(x[first]), dtype=float)
+        for j in used:
+            phi[j] += values[:, j].take(which)
+    return phi.T
 
 
 def score_churn(

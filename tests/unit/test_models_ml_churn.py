@@ -237,6 +237,27 @@ def test_reasons_are_exact_shap_values(trained) -> None:
     assert np.corrcoef(x["days_since_last_order"], values[:, days])[0, 1] > 0.5
 
 
+def test_tree_shap_by_pattern_equals_shap_on_every_row(trained) -> None:
+    """The per-pattern computation (0069) gives shap's own values for every row: missing
+    values, values exactly on a split threshold and repeated rows included."""
+    import shap
+
+    from models_ml._frames import numeric
+    from models_ml.churn import tree_shap
+
+    labeled, model, _ = trained
+    x = numeric(labeled, model.feature_cols).to_numpy(dtype=float, copy=True)
+    rng = np.random.default_rng(0)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    tree = shap.TreeExplainer(model.base).model.trees[0]
+    node = int(np.flatnonzero(tree.children_left >= 0)[0])
+    x[:50, tree.features[node]] = tree.thresholds[node]  # on the split: goes left
+    expected = np.asarray(shap.TreeExplainer(model.base).shap_values(x), dtype=float)
+    got = tree_shap(model.base, x)
+    assert np.isnan(x).any(axis=1).sum() > 100
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+
+
 def test_clv_baseline_auc_ranks_frequent_buyers_as_staying() -> None:
     from models_ml.churn import clv_baseline_auc
 
