@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import REPO_ROOT
-from pipelines.ops.profiling import STAGES, Sample, TreeSampler, Window, attribute
+from pipelines.ops.profiling import (
+    STAGES,
+    Sample,
+    TreeSampler,
+    Window,
+    attribute,
+    stage_of,
+    usage_in,
+)
 
 END_DATE = date(2026, 11, 15)  # the sample generator's default base export end (a Sunday)
 ENV_VARS = ("C360_WAREHOUSE", "C360_LANDING_DIR", "C360_SERVING_DIR", "MLFLOW_TRACKING_URI",
@@ -160,7 +168,10 @@ def dagster_phase(name: str, cmd: list[str], data_dir: Path) -> dict[str, Any]:
         "overhead": asdict(overhead),
         "dbt": split, "dbt_tests": sum(s["tests"] for s in split.values()),
         "dbt_fixed": dbt_fixed,
-        "steps": {w.name: round(w.end - w.start, 2) for w in windows},
+        # per step: the peak is the process tree's RSS while the step ran (in-process steps
+        # share one process, so it includes what earlier steps left allocated)
+        "steps": {w.name: asdict(usage_in(m["samples"], w.start, w.end))
+                  for w in windows if stage_of(w.name) != "quality"},
     }
 
 
@@ -205,6 +216,12 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"{'  + dbt fixed cost in steps':<28}{p['dbt_fixed']:8.1f} s"
                      f"   (together {(o['wall'] + p['dbt_fixed']) / p['wall']:.0%} of wall)")
         lines.append(f"{'  dbt tests (in dbt steps)':<28}{p['dbt_tests']:8.1f} s")
+        # results.json files written before the per-step figures hold the wall time only
+        steps = {k: u for k, u in p.get("steps", {}).items() if isinstance(u, dict)}
+        slow = sorted(steps.items(), key=lambda kv: -kv[1]["wall"])[:8]
+        if slow:
+            lines.append("slowest steps:")
+            lines += [f"  {name:<26}{fmt_usage(u)}" for name, u in slow]
     r = results.get("ingest_ratio")
     if r:
         lines.append(f"ingest {r['pipeline']:.1f} s vs plain DuckDB read {r['plain']:.1f} s "

@@ -167,3 +167,19 @@ def test_dbt_split_counts_each_node_once_across_partitions():
         "dbt_customer_features_weekly": {"models": 3.0, "tests": 0.5},
         "dbt_bi": {"models": 3.0, "tests": 0.0},
     }
+
+
+def test_report_lists_the_slowest_steps_with_their_peak_memory():
+    from pipelines.scale_bench import GB, report
+
+    usage = {"wall": 10.0, "cpu": 9.0, "peak_rss": GB}
+    phase = {"wall": 30.0, "cpu": 25.0, "peak_rss": 3 * GB, "dbt_fixed": 1.0, "dbt_tests": 0.5,
+             "stages": {"ML": {**usage, "wall": 25.0, "steps": ["a", "b"]}},
+             "overhead": {**usage, "wall": 2.0},
+             "steps": {"ml__customer_churn": {**usage, "wall": 20.0, "peak_rss": 3 * GB},
+                       "cross_sell": usage}}
+    text = report({"customers": 10, "load_before": [0.1], "full_refresh": phase})
+    lines = text.splitlines()
+    first = lines.index("slowest steps:")
+    assert "ml__customer_churn" in lines[first + 1] and "3.00 GB" in lines[first + 1]
+    assert "cross_sell" in lines[first + 2]
