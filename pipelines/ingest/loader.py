@@ -311,19 +311,22 @@ def source_relation(
             "where case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
         ).fetchall()
         cols, warnings = check_columns(contract, name, [k[0] for k in keys])
-        extracted = []
-        for c in cols:
-            at = lit("$." + q(c.source))
-            extracted.append(
-                f"case when not _object then null when json_type(line, {at}) in ('OBJECT', "
-                f"'ARRAY') then null else json_extract_string(line, {at}) end as {q(c.source)}, "
-                f"case when _object then json_type(line, {at}) end as {q('_t_' + c.name)}"
-            )
+        # each line is parsed three times (valid, type, keys' types and values as lists),
+        # not three times per column: json_type / json_extract_string take a list of paths
+        paths = "[" + ", ".join(lit("$." + q(c.source)) for c in cols) + "]"
+        extracted = ", ".join(
+            f"case when _types[{i}] in ('OBJECT', 'ARRAY') then null else _values[{i}] end "
+            f"as {q(c.source)}, _types[{i}] as {q('_t_' + c.name)}"
+            for i, c in enumerate(cols, start=1)
+        )
         sql = (
-            f"select _source_row, line as _line, _json, _object, {', '.join(extracted)} from ("
+            f"select _source_row, _line, _json, _object, {extracted} from ("
+            "select _source_row, line as _line, _json, _object, "
+            f"case when _object then json_type(line, {paths}) end as _types, "
+            f"case when _object then json_extract_string(line, {paths}) end as _values from ("
             "select *, json_valid(line) as _json, "
             "case when json_valid(line) then json_type(line) = 'OBJECT' else false end "
-            "as _object from _lines)"
+            "as _object from _lines))"
         )
         checks = [
             "when not _json then 'line is not valid JSON'",
