@@ -221,7 +221,8 @@ def backtest_purchase_models(
 
 
 def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) -> ClvModel:
-    """Fit the purchase model on all customers and Gamma-Gamma on repeat buyers, both by MAP.
+    """Fit the purchase model on all customers and Gamma-Gamma on repeat buyers, both by MAP;
+    above ``max_fit_customers`` customers on a seeded sample of that many (0080).
 
     With ``purchase_model="auto"`` every candidate is backtested (`backtest_purchase_models`)
     and the lowest MAE wins (ties: the earlier candidate); a history too short for a backtest
@@ -232,6 +233,10 @@ def fit_clv(orders: pd.DataFrame, as_of: date, config: ClvConfig | None = None) 
     summary = clv_summary(orders, as_of)
     if summary.empty:
         raise ValueError("no paid orders before as_of")
+    if cfg.max_fit_customers and len(summary) > cfg.max_fit_customers:
+        fitted_on = summary["customer_id"].sample(cfg.max_fit_customers, random_state=cfg.seed)
+        summary = summary[summary["customer_id"].isin(fitted_on)]
+        orders = orders[orders["customer_id"].isin(fitted_on)]
     auto = cfg.purchase_model == "auto"
     names = tuple(cfg.candidates) if auto else (cfg.purchase_model,)
     unknown = [n for n in names if n not in PURCHASE_MODELS]

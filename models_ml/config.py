@@ -47,6 +47,9 @@ class ClvConfig:
     backtest_max_weeks: float = 52.0  # ...at most this long
     min_backtest_weeks: float = 4.0  # a shorter history: no backtest, the fallback model
     fallback_model: str = "bgnbd"
+    # the models have 4 (purchases) + 3 (spend) population parameters: fitted (and backtested)
+    # on a seeded sample of at most this many customers, then every customer is scored (0080)
+    max_fit_customers: int | None = 200_000
     top_share: float = 0.2
     middle_share: float = 0.3
 

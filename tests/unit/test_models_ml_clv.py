@@ -243,3 +243,17 @@ def test_worse_clv_challenger_is_not_promoted(orders: pd.DataFrame, mlflow_store
         assert tracking.promote_if_better(
             "customer_value", v3, "holdout_mae", good_mae, champ_mae, higher_is_better=False
         )["promoted"]
+
+
+def test_fit_on_a_sample_above_max_fit_customers_scores_everyone(orders, model) -> None:
+    """Above `max_fit_customers` the parameters come from a seeded sample (0080), and every
+    customer is still scored."""
+    from dataclasses import replace
+
+    from models_ml.clv import ClvConfig
+
+    cfg = replace(ClvConfig(), purchase_model="bgnbd", max_fit_customers=150)
+    a = fit_clv(orders, AS_OF, cfg)
+    assert a.n_customers == 150 < model.n_customers
+    scored = predict_clv(a, orders, AS_OF)
+    assert len(scored) == model.n_customers and scored["predicted_clv_12m"].notna().all()
