@@ -24,6 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 - a benchmark prints its figures
+
+
 def timed(label: str, refit_asked: bool) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     from pipelines.cross_sell_run import run_week
     from pipelines.warehouse import connect
@@ -31,9 +35,9 @@ def timed(label: str, refit_asked: bool) -> tuple[dict, pd.DataFrame, pd.DataFra
     wall, cpu = time.perf_counter(), time.process_time()
     week, counts = run_week(refit_asked=refit_asked)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{label}: wall {wall:.2f} s, CPU {cpu:.2f} s; {week.decision.reason}")
-    print("  parts (wall s): " + ", ".join(f"{k} {v:.2f}" for k, v in week.seconds.items()))
-    print(f"  rows: {counts}")
+    say(f"{label}: wall {wall:.2f} s, CPU {cpu:.2f} s; {week.decision.reason}")
+    say("  parts (wall s): " + ", ".join(f"{k} {v:.2f}" for k, v in week.seconds.items()))
+    say(f"  rows: {counts}")
     with connect(read_only=True) as con:
         offers = con.sql("select * exclude (model_run_id) from ml.cross_sell_offers "
                          "order by customer_id, offer_rank").df()  # fmt: skip
@@ -66,8 +70,8 @@ def main() -> None:
     timed("forced refit", refit_asked=True)
     pd.testing.assert_frame_equal(offers, offers2)
     pd.testing.assert_frame_equal(prospects, prospects2)
-    print(f"reuse week published the same {len(offers)} offers and {len(prospects)} prospects")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+    say(f"reuse week published the same {len(offers)} offers and {len(prospects)} prospects")
+    say(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
 
 
 if __name__ == "__main__":
