@@ -342,7 +342,7 @@ def _score_chunks(rules: Rules, bought: sparse.csr_matrix, rows: int) -> Iterato
     for start in range(0, bought.shape[0], rows):
         b = bought[start : start + rows]
         score = 1.0 - np.exp(np.asarray(b @ log_miss))
-        score[b.toarray() > 0] = -np.inf  # never offer what the customer has bought
+        score[b.nonzero()] = -np.inf  # never offer what the customer has bought
         score[:, ~rules.candidate] = -np.inf
         yield start, score
 
@@ -459,9 +459,9 @@ def score(
     prospect_best: list[pd.DataFrame] = []
     for start, score in _score_chunks(rules, bought, rows):
         # offers: rule-based products first (score > 0), then popular ones, bought excluded
-        rank_key = np.where(score > 0, score + 1.0, -np.inf)  # rule-based outrank popular
-        filler = np.isfinite(score) & (score <= 0)
-        rank_key = np.where(filler, rules.popularity[None, :], rank_key)
+        # scores are in [0, 1) or -inf: rule-based (> 0) outrank popular ones (== 0)
+        rank_key = np.where(score > 0, score + 1.0, rules.popularity[None, :])
+        rank_key[np.isneginf(score)] = -np.inf
         top = _top_k(rank_key, cfg.offers_per_customer, axis=1)
         r_idx = np.repeat(np.arange(score.shape[0]), top.shape[1])
         i_idx = top.ravel()

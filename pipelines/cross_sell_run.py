@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
+import pyarrow as pa
 
 from models_ml import refit
 from models_ml.config import CrossSellConfig
@@ -218,7 +219,7 @@ def write_week(week: Week) -> dict[str, int]:
             frame = week.tables[name].copy()
             frame.insert(0, "snapshot_date", week.snapshot)
             frame["model_run_id"] = week.run_id
-            con.register("_df", frame)
+            con.register("_df", pa.Table.from_pandas(frame, preserve_index=False))
             con.sql(f"create or replace table ml.{name} as select * from _df")
             con.unregister("_df")
             counts[name] = len(frame)
