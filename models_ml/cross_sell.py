@@ -20,7 +20,10 @@ bought (``basis = "popular"``, score = share of customers who bought the product
 a customer has bought are never offered: their score is removed before ranking.
 
 Counting uses scipy sparse matrices (baskets x items), so the catalogue may be large; scoring
-runs in chunks of customers.
+runs in chunks of customers. The input is `Baskets` (one row per customer and product bought,
+the days each product sold), aggregated by DuckDB in the pipeline or built from order lines
+here. Weekly runs may score with rules fitted earlier (`score_week`, decision 0070): the
+purchases excluded and the products still sold are always this week's.
 """
 
 from __future__ import annotations
@@ -268,8 +271,14 @@ def fit_rules(
     """
     cfg = config or CrossSellConfig()
     b = lines if isinstance(lines, Baskets) else baskets_from_lines(lines)
-    basket = b.basket_pairs(cfg.basket)
-    m, items = _incidence(basket["basket"], basket["sku"])
+    if cfg.basket == "customer":  # the baskets are the 'has bought' matrix itself
+        items = pd.Index(pd.factorize(b.pairs["sku"], sort=True)[1])
+        bought, customers = purchases(b.pairs, items)
+        m = bought
+    else:
+        basket = b.basket_pairs(cfg.basket)
+        m, items = _incidence(basket["basket"], basket["sku"])
+        bought, customers = purchases(b.pairs, items)
     co, counts, n = _pair_stats(m)
     conf = np.divide(co, counts[:, None], out=np.zeros_like(co), where=counts[:, None] > 0)
     lift = conf / (counts / n)[None, :]
@@ -277,7 +286,6 @@ def fit_rules(
     conf = np.where(keep, np.minimum(conf, _CONF_CAP), 0.0)
     lift = np.where(keep, lift, 0.0)
 
-    bought, customers = purchases(b.pairs, items)
     popularity = np.asarray(bought.sum(axis=0)).ravel() / max(len(customers), 1)
     products = b.products.set_index("sku")
     rules = Rules(
@@ -447,14 +455,14 @@ def score_week(
     return score(rules, bought, customers, cfg)
 
 
-def score(
-    rules: Rules, bought: sparse.csr_matrix, customers: pd.Index, config: CrossSellConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """Offers, prospects and metrics for the customers (rows of `bought`) under `rules`."""
-    cfg = config
+def _rank(
+    rules: Rules, bought: sparse.csr_matrix, cfg: CrossSellConfig, prospects: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(offers: row, item, offer_rank, score, basis; the best prospects of each chunk: row,
+    item, score) by row and item position, customer after customer (`prospects=False`: the
+    offers only)."""
     n_items = len(rules.items)
     rows = max(1, cfg.score_cells // max(n_items, 1))
-
     offer_parts: list[pd.DataFrame] = []
     prospect_best: list[pd.DataFrame] = []
     for start, score in _score_chunks(rules, bought, rows):
@@ -480,6 +488,8 @@ def score(
                 }
             )
         )
+        if not prospects:
+            continue
         # prospects: the best customers of this chunk per product (merged across chunks)
         pos = np.where(score > 0, score, -np.inf)
         k = min(cfg.prospects_per_product, pos.shape[0])
@@ -492,8 +502,19 @@ def score(
             pd.DataFrame({"row": r_all[ok] + start, "item": i_all[ok], "score": s_all[ok]})
         )
 
-    offers = _because(pd.concat(offer_parts, ignore_index=True), rules, bought)
-    prospects = pd.concat(prospect_best, ignore_index=True)
+    offers = pd.concat(offer_parts, ignore_index=True)
+    return offers, pd.concat(prospect_best, ignore_index=True) if prospects else None
+
+
+def score(
+    rules: Rules, bought: sparse.csr_matrix, customers: pd.Index, config: CrossSellConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Offers, prospects and metrics for the customers (rows of `bought`, `customers` in
+    sorted order as `purchases` gives them) under `rules`."""
+    cfg = config
+    n_items = len(rules.items)
+    offers, prospects = _rank(rules, bought, cfg)
+    offers = _because(offers, rules, bought)
     prospects["customer_id"] = customers[prospects["row"].to_numpy()]
     prospects = prospects.sort_values(
         ["item", "score", "customer_id"], ascending=[True, False, True], kind="stable"
@@ -502,19 +523,21 @@ def score(
     prospects["prospect_rank"] = prospects.groupby("item").cumcount() + 1
     prospects = _because(prospects.drop(columns="customer_id"), rules, bought)
 
+    names = rules.names.to_numpy(dtype=object)
+    categories = rules.categories.to_numpy(dtype=object)
+    skus = np.asarray(rules.items, dtype=object)
+
     def describe(frame: pd.DataFrame) -> pd.DataFrame:
-        sku = rules.items[frame["item"].to_numpy()]
+        item = frame["item"].to_numpy()
         has = frame["because"].to_numpy() >= 0
-        because = np.where(has, rules.items[np.maximum(frame["because"].to_numpy(), 0)], None)
+        because = np.maximum(frame["because"].to_numpy(), 0)
         return frame.assign(
             customer_id=customers[frame["row"].to_numpy()].astype(str),
-            sku=np.asarray(sku, dtype=object),
-            product_name=rules.names.reindex(sku).to_numpy(),
-            product_category=rules.categories.reindex(sku).to_numpy(),
-            because_of_sku=because,
-            because_of_name=np.where(
-                has, rules.names.reindex(pd.Index(because).fillna("")).to_numpy(), None
-            ),
+            sku=skus[item],
+            product_name=names[item],
+            product_category=categories[item],
+            because_of_sku=np.where(has, skus[because], None),
+            because_of_name=np.where(has, names[because], None),
             rule_confidence=np.where(has, frame["conf"], np.nan),
             rule_lift=np.where(has, frame["lift"], np.nan),
         )
@@ -559,23 +582,26 @@ def evaluate_offers(
     past = b.before(cutoff.date())
     if past.pairs.empty:
         return {}
-    # an offered product was not bought before the cutoff: it is a hit if its customer's
-    # first purchase of it falls in [cutoff, as_of)
-    window = b.pairs[(b.pairs["first_at"] >= cutoff) & (b.pairs["first_at"] < day(as_of))]
-    bought_after = pd.MultiIndex.from_arrays([window["customer_id"], window["sku"]])
     rules, bought, customers = fit_rules(past, cutoff.date(), cfg)
+    # an offered product was not bought before the cutoff: it is a hit if its customer's
+    # first purchase of it falls in [cutoff, as_of); compared as (row, item) positions
+    window = b.pairs[(b.pairs["first_at"] >= cutoff) & (b.pairs["first_at"] < day(as_of))]
+    n_items = len(rules.items)
+    w_row = customers.get_indexer(window["customer_id"])
+    w_item = rules.items.get_indexer(window["sku"])
+    known = (w_row >= 0) & (w_item >= 0)
+    bought_after = w_row[known].astype(np.int64) * n_items + w_item[known]
     # popularity-only offers: the same fit without rules (what min_lift = inf would give)
     no_rules = replace(rules, confidence=np.zeros_like(rules.confidence),
                        lift=np.zeros_like(rules.lift))  # fmt: skip
     out: dict[str, float] = {}
     for label, r in (("offer", rules), ("popular", no_rules)):
-        offers, _, _ = score(r, bought, customers, cfg)
+        offers, _ = _rank(r, bought, cfg, prospects=False)
         if offers.empty:
             return {}
-        hit = pd.MultiIndex.from_arrays([offers["customer_id"], offers["sku"]]).isin(
-            bought_after
-        )
-        per_customer = pd.Series(hit).groupby(offers["customer_id"].to_numpy()).any()
+        rows = offers["row"].to_numpy()
+        hit = np.isin(rows.astype(np.int64) * n_items + offers["item"].to_numpy(), bought_after)
+        per_customer = pd.Series(hit).groupby(rows).any()
         out[f"{label}_hit_rate_{horizon_days}d"] = float(per_customer.mean())
         out[f"{label}_precision_{horizon_days}d"] = float(hit.mean())
     out["backtest_customers"] = float(per_customer.size)
