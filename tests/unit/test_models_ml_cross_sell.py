@@ -160,6 +160,15 @@ def test_top_k_is_a_stable_argsort_prefix_with_ties():
         np.testing.assert_array_equal(rows, np.argsort(-score, axis=1, kind="stable")[:, :k])
         cols = _top_k(score, k, axis=0)
         np.testing.assert_array_equal(cols, np.argsort(-score, axis=0, kind="stable")[:k, :])
+    # a tall matrix (the per-product prospects): candidates bounded by a sample of rows
+    tall = np.where(rng.random((5000, 30)) < 0.02, rng.integers(0, 50, (5000, 30)) / 7, -np.inf)
+    tall[:, 3] = -np.inf  # a product nobody may be offered
+    tall[::16, 4] = -np.inf  # one the sampled rows miss
+    tall[1::97, 5] = 9.0  # ties at the top
+    for k in (1, 5, 40):
+        np.testing.assert_array_equal(
+            _top_k(tall, k, axis=0), np.argsort(-tall, axis=0, kind="stable")[:k, :]
+        )
 
 
 def _random_lines(seed: int, n_orders: int = 600) -> pd.DataFrame:
