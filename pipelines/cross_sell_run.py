@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -58,8 +58,10 @@ def read_baskets(con, as_of: date, basket: str = "customer", fit: bool = True) -
     and, for order baskets, the order-product pairs.
     """
 
+    before = datetime.combine(as_of, datetime.min.time())  # a timestamp: no cast per row
+
     def df(sql: str):
-        return con.sql(sql, params=[as_of]).df()
+        return con.sql(sql, params=[before]).df()
 
     pairs = df(f"select customer_id, sku, min(ordered_at) as first_at {_PAID} group by all")
     days = df(
