@@ -20,7 +20,10 @@ bought (``basis = "popular"``, score = share of customers who bought the product
 a customer has bought are never offered: their score is removed before ranking.
 
 Counting uses scipy sparse matrices (baskets x items), so the catalogue may be large; scoring
-runs in chunks of customers.
+runs in chunks of customers. The input is `Baskets` (one row per customer and product bought,
+the days each product sold), aggregated by DuckDB in the pipeline or built from order lines
+here. Weekly runs may score with rules fitted earlier (`score_week`, decision 0070): the
+purchases excluded and the products still sold are always this week's.
 """
 
 from __future__ import annotations
@@ -89,6 +92,48 @@ class Rules:
     candidate: np.ndarray  # bool per item: may be offered (sold recently)
 
 
+@dataclass
+class Baskets:
+    """Paid purchases before some `as_of`, aggregated: everything the model reads.
+
+    - pairs: customer_id, sku, first_at - one row per customer and product they bought;
+    - products: sku, product_name, product_category - one row per product;
+    - product_days: sku, day - the days each product was sold (for "sold recently");
+    - order_pairs: order_id, sku, first_at - only for ``basket = "order"``.
+
+    Built from order lines by `baskets_from_lines`, or by SQL in the warehouse
+    (`pipelines.cross_sell_run.read_baskets`), which never loads the order lines.
+    """
+
+    pairs: pd.DataFrame
+    products: pd.DataFrame
+    product_days: pd.DataFrame
+    order_pairs: pd.DataFrame | None = None
+
+    def before(self, as_of: date) -> Baskets:
+        """The same purchases as if `as_of` were earlier (first_at / day before it)."""
+        cut = day(as_of)
+        return Baskets(
+            pairs=self.pairs[self.pairs["first_at"] < cut],
+            products=self.products,
+            product_days=self.product_days[self.product_days["day"] < cut],
+            order_pairs=None
+            if self.order_pairs is None
+            else self.order_pairs[self.order_pairs["first_at"] < cut],
+        )
+
+    def basket_pairs(self, basket: str) -> pd.DataFrame:
+        """(basket, sku) pairs: customers' whole histories or single orders."""
+        if basket == "order":
+            if self.order_pairs is None:
+                raise ValueError("basket 'order' needs order_pairs")
+            return self.order_pairs.rename(columns={"order_id": "basket"})
+        return self.pairs.rename(columns={"customer_id": "basket"})
+
+    def sold_since(self, start: pd.Timestamp) -> np.ndarray:
+        return self.product_days.loc[self.product_days["day"] >= start, "sku"].unique()
+
+
 def paid_lines(items: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     """Paid order lines with a customer and a product key, ordered before `as_of` (exclusive)."""
     out = items.copy()
@@ -103,6 +148,27 @@ def paid_lines(items: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     out["product_category"] = out["product_category"].fillna("unknown").astype(str)
     out["product_name"] = out["product_name"].fillna(out["sku"]).astype(str)
     return out
+
+
+def baskets_from_lines(lines: pd.DataFrame, as_of: date | None = None) -> Baskets:
+    """`Baskets` from order lines (pandas; the warehouse path does the same in SQL).
+
+    A product's name and category are the smallest seen on its lines (they are one per sku
+    in the marts); a category-level basket holds the categories of its products.
+    """
+    paid = paid_lines(lines, as_of)
+    pairs = paid.groupby(["customer_id", "sku"], as_index=False, sort=True)["ordered_at"].min()
+    orders = paid.groupby(["order_id", "sku"], as_index=False, sort=True)["ordered_at"].min()
+    products = paid.groupby("sku", as_index=False, sort=True).agg(
+        product_name=("product_name", "min"), product_category=("product_category", "min")
+    )
+    days = paid.assign(day=paid["ordered_at"].dt.normalize())[["sku", "day"]]
+    return Baskets(
+        pairs=pairs.rename(columns={"ordered_at": "first_at"}),
+        products=products,
+        product_days=days.drop_duplicates(ignore_index=True),
+        order_pairs=orders.rename(columns={"ordered_at": "first_at"}),
+    )
 
 
 def _incidence(baskets: pd.Series, items: pd.Series) -> tuple[sparse.csr_matrix, pd.Index]:
@@ -126,19 +192,26 @@ def _pair_stats(m: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def affinity(
-    lines: pd.DataFrame, level: str = "product", config: CrossSellConfig | None = None
+    lines: pd.DataFrame | Baskets, level: str = "product", config: CrossSellConfig | None = None
 ) -> pd.DataFrame:
     """Item pairs i -> j with support, confidence and lift (both directions, i != j).
 
-    `level` is "product" (sku) or "category" (product_category). Pairs in fewer than
-    ``min_pair_baskets`` baskets are dropped; lower lift is kept here (it is a report).
+    `lines`: paid order lines (`paid_lines`) or `Baskets`. `level` is "product" (sku) or
+    "category" (product_category). Pairs in fewer than ``min_pair_baskets`` baskets are
+    dropped; lower lift is kept here (it is a report).
     """
     cfg = config or CrossSellConfig()
-    key, name = ("sku", "product_name") if level == "product" else ("product_category", None)
-    basket = lines["order_id"] if cfg.basket == "order" else lines["customer_id"]
-    if lines.empty:
+    b = lines if isinstance(lines, Baskets) else baskets_from_lines(lines)
+    pairs = b.basket_pairs(cfg.basket)
+    if pairs.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in AFFINITY_COLUMNS})
-    m, index = _incidence(basket, lines[key])
+    products = b.products.set_index("sku")
+    if level == "product":
+        keys, names = pairs["sku"], products["product_name"]
+    else:
+        keys = pairs["sku"].map(products["product_category"])
+        names = None
+    m, index = _incidence(pairs["basket"], keys)
     co, counts, n = _pair_stats(m)
     i, j = np.nonzero(co >= cfg.min_pair_baskets)
     both = co[i, j]
@@ -155,8 +228,7 @@ def affinity(
             "lift": conf / (counts[j] / n),
         }
     )
-    if name is not None:
-        names = lines.drop_duplicates(key).set_index(key)[name]
+    if names is not None:
         out["antecedent_name"] = out["antecedent"].map(names)
         out["consequent_name"] = out["consequent"].map(names)
     else:
@@ -166,13 +238,47 @@ def affinity(
     return out[AFFINITY_COLUMNS].reset_index(drop=True)
 
 
+def purchases(pairs: pd.DataFrame, items: pd.Index) -> tuple[sparse.csr_matrix, pd.Index]:
+    """The customers x `items` 'has bought' matrix and its (sorted) customer index.
+
+    Every customer in `pairs` gets a row; products outside `items` (e.g. first sold after
+    reused rules were fitted) are left out of the columns.
+    """
+    cust_codes, customers = pd.factorize(pairs["customer_id"], sort=True)
+    item_codes = items.get_indexer(pairs["sku"])
+    known = item_codes >= 0
+    bought = sparse.csr_matrix(
+        (np.ones(int(known.sum())), (cust_codes[known], item_codes[known])),
+        shape=(len(customers), len(items)),
+    )
+    bought.sum_duplicates()
+    bought.data[:] = 1.0
+    return bought, pd.Index(customers)
+
+
+def candidates(baskets: Baskets, items: pd.Index, as_of: date, active_days: int) -> np.ndarray:
+    """Per item: sold in the `active_days` before `as_of` (only those may be offered)."""
+    start = day(as_of) - pd.Timedelta(days=active_days)
+    return np.asarray(items.isin(baskets.before(as_of).sold_since(start)))
+
+
 def fit_rules(
-    lines: pd.DataFrame, as_of: date, config: CrossSellConfig | None = None
+    lines: pd.DataFrame | Baskets, as_of: date, config: CrossSellConfig | None = None
 ) -> tuple[Rules, sparse.csr_matrix, pd.Index]:
-    """Product rules plus the customers x products 'has bought' matrix and its customer index."""
+    """Product rules plus the customers x products 'has bought' matrix and its customer index.
+
+    `lines`: paid order lines before `as_of` (`paid_lines`) or their `Baskets`.
+    """
     cfg = config or CrossSellConfig()
-    basket = lines["order_id"] if cfg.basket == "order" else lines["customer_id"]
-    m, items = _incidence(basket, lines["sku"])
+    b = lines if isinstance(lines, Baskets) else baskets_from_lines(lines)
+    if cfg.basket == "customer":  # the baskets are the 'has bought' matrix itself
+        items = pd.Index(pd.factorize(b.pairs["sku"], sort=True)[1])
+        bought, customers = purchases(b.pairs, items)
+        m = bought
+    else:
+        basket = b.basket_pairs(cfg.basket)
+        m, items = _incidence(basket["basket"], basket["sku"])
+        bought, customers = purchases(b.pairs, items)
     co, counts, n = _pair_stats(m)
     conf = np.divide(co, counts[:, None], out=np.zeros_like(co), where=counts[:, None] > 0)
     lift = conf / (counts / n)[None, :]
@@ -180,29 +286,62 @@ def fit_rules(
     conf = np.where(keep, np.minimum(conf, _CONF_CAP), 0.0)
     lift = np.where(keep, lift, 0.0)
 
-    cust_codes, customers = pd.factorize(lines["customer_id"], sort=True)
-    item_codes = items.get_indexer(lines["sku"])
-    bought = sparse.csr_matrix(
-        (np.ones(len(lines)), (cust_codes, item_codes)), shape=(len(customers), len(items))
-    )
-    bought.data[:] = 1.0
-    bought.sum_duplicates()
-    bought.data[:] = 1.0
     popularity = np.asarray(bought.sum(axis=0)).ravel() / max(len(customers), 1)
-
-    firsts = lines.drop_duplicates("sku").set_index("sku")
-    recent = lines["ordered_at"] >= day(as_of) - pd.Timedelta(days=cfg.active_days)
-    candidate = items.isin(lines.loc[recent, "sku"].unique())
+    products = b.products.set_index("sku")
     rules = Rules(
         items=items,
-        names=firsts["product_name"].reindex(items),
-        categories=firsts["product_category"].reindex(items),
+        names=products["product_name"].reindex(items),
+        categories=products["product_category"].reindex(items),
         confidence=conf,
         lift=lift,
         popularity=popularity,
-        candidate=np.asarray(candidate),
+        candidate=candidates(b, items, as_of, cfg.active_days),
     )
-    return rules, bought, pd.Index(customers)
+    return rules, bought, customers
+
+
+def rules_to_frames(rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(items: sku, product_name, product_category, popularity; rules: antecedent,
+    consequent, confidence, lift) - what a later week needs to reuse the fit (Parquet keeps
+    the float64 values exactly). Candidates are not kept: every week decides them anew."""
+    items = pd.DataFrame(
+        {
+            "sku": np.asarray(rules.items, dtype=object),
+            "product_name": rules.names.to_numpy(),
+            "product_category": rules.categories.to_numpy(),
+            "popularity": rules.popularity,
+        }
+    )
+    i, j = np.nonzero(rules.confidence > 0)
+    pairs = pd.DataFrame(
+        {
+            "antecedent": np.asarray(rules.items[i], dtype=object),
+            "consequent": np.asarray(rules.items[j], dtype=object),
+            "confidence": rules.confidence[i, j],
+            "lift": rules.lift[i, j],
+        }
+    )
+    return items, pairs
+
+
+def rules_from_frames(items: pd.DataFrame, pairs: pd.DataFrame) -> Rules:
+    """The inverse of `rules_to_frames` (all items candidates until `with_candidates`)."""
+    index = pd.Index(items["sku"].astype(str).to_numpy(), dtype=object)
+    n = len(index)
+    conf, lift = np.zeros((n, n)), np.zeros((n, n))
+    i = index.get_indexer(pairs["antecedent"].astype(str))
+    j = index.get_indexer(pairs["consequent"].astype(str))
+    conf[i, j] = pairs["confidence"].to_numpy(dtype=np.float64)
+    lift[i, j] = pairs["lift"].to_numpy(dtype=np.float64)
+    return Rules(
+        items=index,
+        names=pd.Series(items["product_name"].to_numpy(), index=index),
+        categories=pd.Series(items["product_category"].to_numpy(), index=index),
+        confidence=conf,
+        lift=lift,
+        popularity=items["popularity"].to_numpy(dtype=np.float64),
+        candidate=np.ones(n, dtype=bool),
+    )
 
 
 def _score_chunks(rules: Rules, bought: sparse.csr_matrix, rows: int) -> Iterator[tuple]:
@@ -211,28 +350,38 @@ def _score_chunks(rules: Rules, bought: sparse.csr_matrix, rows: int) -> Iterato
     for start in range(0, bought.shape[0], rows):
         b = bought[start : start + rows]
         score = 1.0 - np.exp(np.asarray(b @ log_miss))
-        score[b.toarray() > 0] = -np.inf  # never offer what the customer has bought
+        score[b.nonzero()] = -np.inf  # never offer what the customer has bought
         score[:, ~rules.candidate] = -np.inf
         yield start, score
 
 
 def _because(pairs: pd.DataFrame, rules: Rules, bought: sparse.csr_matrix) -> pd.DataFrame:
-    """For (row, item) pairs: the bought product with the strongest rule to the item."""
+    """For (row, item) pairs: the bought product with the strongest rule to the item
+    (ties: the lowest product index), -1 when no bought product has a rule to it."""
     out = pairs.copy()
     if out.empty:
         return out.assign(because=pd.Series(dtype="int64"), conf=0.0, lift=0.0)
-    best = np.full(len(out), -1, dtype=np.int64)
-    best_conf = np.zeros(len(out))
     rows = out["row"].to_numpy()
     items = out["item"].to_numpy()
-    indptr, indices = bought.indptr, bought.indices
-    for k, (r, j) in enumerate(zip(rows, items, strict=True)):
-        owned = indices[indptr[r] : indptr[r + 1]]
-        if len(owned):
-            c = rules.confidence[owned, j]
-            a = int(np.argmax(c))
-            if c[a] > 0:
-                best[k], best_conf[k] = owned[a], c[a]
+    best = np.full(len(out), -1, dtype=np.int64)
+    best_conf = np.zeros(len(out))
+    indptr, indices = bought.indptr, bought.indices  # csr: column indices sorted per row
+    step = 1_000_000  # pairs per block: bounds the (pair x owned product) arrays
+    for lo in range(0, len(out), step):
+        r, j = rows[lo : lo + step], items[lo : lo + step]
+        owned_n = indptr[r + 1] - indptr[r]
+        if not owned_n.sum():
+            continue
+        group = np.repeat(np.arange(len(r)), owned_n)
+        first = np.cumsum(owned_n) - owned_n
+        owned = indices[np.repeat(indptr[r], owned_n) + np.arange(group.size) - first[group]]
+        conf = rules.confidence[owned, j[group]]
+        order = np.lexsort((-conf, group))  # stable: equal confidences keep product order
+        has = owned_n > 0
+        top = order[first[has]]
+        ok = conf[top] > 0
+        idx = np.flatnonzero(has)[ok] + lo
+        best[idx], best_conf[idx] = owned[top[ok]], conf[top[ok]]
     out["because"] = best
     out["conf"] = best_conf
     out["lift"] = np.where(best >= 0, rules.lift[np.maximum(best, 0), items], 0.0)
@@ -240,14 +389,49 @@ def _because(pairs: pd.DataFrame, rules: Rules, bought: sparse.csr_matrix) -> pd
 
 
 def _top_k(score: np.ndarray, k: int, axis: int) -> np.ndarray:
-    """Indices of the k largest finite entries along `axis` (ties: lower index first)."""
-    k = min(k, score.shape[axis])
-    order = np.argsort(-score, axis=axis, kind="stable")
-    return order[:, :k] if axis == 1 else order[:k, :]
+    """Indices of the k largest entries along `axis` (ties: lower index first), the same as
+    the first k of a stable argsort of ``-score`` without sorting everything."""
+    if axis == 0:
+        n = score.shape[0]
+        if 0 < k and n >= 64 * k:  # tall: a sample of rows bounds the candidates
+            sample = score[::16]
+            kth = np.partition(sample, sample.shape[0] - k, axis=0)[sample.shape[0] - k]
+            take = score >= kth  # holds every column's top k and the ties at its k-th value
+            if take.sum() <= score.size // 8:
+                rows, cols = np.nonzero(take)
+                order = np.lexsort((rows, -score[rows, cols], cols))
+                counts = np.bincount(cols, minlength=score.shape[1])  # >= k each
+                first = np.cumsum(counts) - counts
+                return rows[order[first[None, :] + np.arange(k)[:, None]]]
+        return _top_k(np.ascontiguousarray(score.T), k, 1).T
+    n, m = score.shape
+    k = min(k, m)
+    if k == 0 or n == 0:
+        return np.empty((n, k), dtype=np.intp)
+    neg = -score
+    if k == m:
+        return np.argsort(neg, axis=1, kind="stable")
+    kth = np.partition(neg, k - 1, axis=1)[:, k - 1 : k]  # the k-th best value per row
+    take = neg < kth  # fewer than k strictly better
+    tie = neg == kth
+    need = k - take.sum(axis=1)
+    spare = tie.sum(axis=1) > need  # rows where only the first `need` ties get in
+    take |= tie & ~spare[:, None]
+    if spare.any():
+        sub = tie[spare]
+        take[spare] |= sub & (np.cumsum(sub, axis=1) <= need[spare][:, None])
+    rows, cols = np.nonzero(take)  # exactly k per row, in index order
+    order = np.lexsort((cols, neg[rows, cols], rows))
+    return cols[order].reshape(n, k)
+
+
+def _empty_outputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in OFFER_COLUMNS})
+    return empty, pd.DataFrame({c: pd.Series(dtype="object") for c in PROSPECT_COLUMNS}), {}
 
 
 def recommend(
-    lines: pd.DataFrame, as_of: date, config: CrossSellConfig | None = None
+    lines: pd.DataFrame | Baskets, as_of: date, config: CrossSellConfig | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """(offers per customer, prospects per product, metrics) from paid lines before `as_of`.
 
@@ -257,21 +441,46 @@ def recommend(
     it (customers without any rule to the product are not prospects).
     """
     cfg = config or CrossSellConfig()
-    paid = paid_lines(lines, as_of)
-    if paid.empty:
-        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in OFFER_COLUMNS})
-        return empty, pd.DataFrame({c: pd.Series(dtype="object") for c in PROSPECT_COLUMNS}), {}
-    rules, bought, customers = fit_rules(paid, as_of, cfg)
+    b = (lines if isinstance(lines, Baskets) else baskets_from_lines(lines)).before(as_of)
+    if b.pairs.empty:
+        return _empty_outputs()
+    rules, bought, customers = fit_rules(b, as_of, cfg)
+    return score(rules, bought, customers, cfg)
+
+
+def score_week(
+    rules: Rules, baskets: Baskets, as_of: date, config: CrossSellConfig | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Offers and prospects from rules fitted earlier (a reuse week, decision 0070).
+
+    What each customer bought and which products are still sold are this week's
+    (`baskets` before `as_of`): a product bought since the fit is never offered, and one no
+    longer sold in ``active_days`` is dropped. The rules and popularity are the fit's.
+    """
+    cfg = config or CrossSellConfig()
+    b = baskets.before(as_of)
+    if b.pairs.empty:
+        return _empty_outputs()
+    rules = replace(rules, candidate=candidates(b, rules.items, as_of, cfg.active_days))
+    bought, customers = purchases(b.pairs, rules.items)
+    return score(rules, bought, customers, cfg)
+
+
+def _rank(
+    rules: Rules, bought: sparse.csr_matrix, cfg: CrossSellConfig, prospects: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(offers: row, item, offer_rank, score, basis; the best prospects of each chunk: row,
+    item, score) by row and item position, customer after customer (`prospects=False`: the
+    offers only)."""
     n_items = len(rules.items)
     rows = max(1, cfg.score_cells // max(n_items, 1))
-
     offer_parts: list[pd.DataFrame] = []
     prospect_best: list[pd.DataFrame] = []
     for start, score in _score_chunks(rules, bought, rows):
         # offers: rule-based products first (score > 0), then popular ones, bought excluded
-        rank_key = np.where(score > 0, score + 1.0, -np.inf)  # rule-based outrank popular
-        filler = np.isfinite(score) & (score <= 0)
-        rank_key = np.where(filler, rules.popularity[None, :], rank_key)
+        # scores are in [0, 1) or -inf: rule-based (> 0) outrank popular ones (== 0)
+        rank_key = np.where(score > 0, score + 1.0, rules.popularity[None, :])
+        rank_key[np.isneginf(score)] = -np.inf
         top = _top_k(rank_key, cfg.offers_per_customer, axis=1)
         r_idx = np.repeat(np.arange(score.shape[0]), top.shape[1])
         i_idx = top.ravel()
@@ -290,6 +499,8 @@ def recommend(
                 }
             )
         )
+        if not prospects:
+            continue
         # prospects: the best customers of this chunk per product (merged across chunks)
         pos = np.where(score > 0, score, -np.inf)
         k = min(cfg.prospects_per_product, pos.shape[0])
@@ -302,8 +513,19 @@ def recommend(
             pd.DataFrame({"row": r_all[ok] + start, "item": i_all[ok], "score": s_all[ok]})
         )
 
-    offers = _because(pd.concat(offer_parts, ignore_index=True), rules, bought)
-    prospects = pd.concat(prospect_best, ignore_index=True)
+    offers = pd.concat(offer_parts, ignore_index=True)
+    return offers, pd.concat(prospect_best, ignore_index=True) if prospects else None
+
+
+def score(
+    rules: Rules, bought: sparse.csr_matrix, customers: pd.Index, config: CrossSellConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Offers, prospects and metrics for the customers (rows of `bought`, `customers` in
+    sorted order as `purchases` gives them) under `rules`."""
+    cfg = config
+    n_items = len(rules.items)
+    offers, prospects = _rank(rules, bought, cfg)
+    offers = _because(offers, rules, bought)
     prospects["customer_id"] = customers[prospects["row"].to_numpy()]
     prospects = prospects.sort_values(
         ["item", "score", "customer_id"], ascending=[True, False, True], kind="stable"
@@ -312,19 +534,21 @@ def recommend(
     prospects["prospect_rank"] = prospects.groupby("item").cumcount() + 1
     prospects = _because(prospects.drop(columns="customer_id"), rules, bought)
 
+    names = rules.names.to_numpy(dtype=object)
+    categories = rules.categories.to_numpy(dtype=object)
+    skus = np.asarray(rules.items, dtype=object)
+
     def describe(frame: pd.DataFrame) -> pd.DataFrame:
-        sku = rules.items[frame["item"].to_numpy()]
+        item = frame["item"].to_numpy()
         has = frame["because"].to_numpy() >= 0
-        because = np.where(has, rules.items[np.maximum(frame["because"].to_numpy(), 0)], None)
+        because = np.maximum(frame["because"].to_numpy(), 0)
         return frame.assign(
             customer_id=customers[frame["row"].to_numpy()].astype(str),
-            sku=np.asarray(sku, dtype=object),
-            product_name=rules.names.reindex(sku).to_numpy(),
-            product_category=rules.categories.reindex(sku).to_numpy(),
-            because_of_sku=because,
-            because_of_name=np.where(
-                has, rules.names.reindex(pd.Index(because).fillna("")).to_numpy(), None
-            ),
+            sku=skus[item],
+            product_name=names[item],
+            product_category=categories[item],
+            because_of_sku=np.where(has, skus[because], None),
+            because_of_name=np.where(has, names[because], None),
             rule_confidence=np.where(has, frame["conf"], np.nan),
             rule_lift=np.where(has, frame["lift"], np.nan),
         )
@@ -352,7 +576,10 @@ def recommend(
 
 
 def evaluate_offers(
-    lines: pd.DataFrame, as_of: date, config: CrossSellConfig | None = None, horizon_days: int = 90
+    lines: pd.DataFrame | Baskets,
+    as_of: date,
+    config: CrossSellConfig | None = None,
+    horizon_days: int = 90,
 ) -> dict[str, float]:
     """Backtest: offers made `horizon_days` before `as_of`, hits in the days after.
 
@@ -361,22 +588,31 @@ def evaluate_offers(
     customers. Precision = offered products bought / offers.
     """
     cfg = config or CrossSellConfig()
-    paid = paid_lines(lines)
+    b = lines if isinstance(lines, Baskets) else baskets_from_lines(lines)
     cutoff = day(as_of) - pd.Timedelta(days=horizon_days)
-    future = paid[(paid["ordered_at"] >= cutoff) & (paid["ordered_at"] < day(as_of))]
-    bought_after = set(zip(future["customer_id"], future["sku"], strict=True))
+    past = b.before(cutoff.date())
+    if past.pairs.empty:
+        return {}
+    rules, bought, customers = fit_rules(past, cutoff.date(), cfg)
+    # an offered product was not bought before the cutoff: it is a hit if its customer's
+    # first purchase of it falls in [cutoff, as_of); compared as (row, item) positions
+    window = b.pairs[(b.pairs["first_at"] >= cutoff) & (b.pairs["first_at"] < day(as_of))]
+    n_items = len(rules.items)
+    w_row = customers.get_indexer(window["customer_id"])
+    w_item = rules.items.get_indexer(window["sku"])
+    known = (w_row >= 0) & (w_item >= 0)
+    bought_after = w_row[known].astype(np.int64) * n_items + w_item[known]
+    # popularity-only offers: the same fit without rules (what min_lift = inf would give)
+    no_rules = replace(rules, confidence=np.zeros_like(rules.confidence),
+                       lift=np.zeros_like(rules.lift))  # fmt: skip
     out: dict[str, float] = {}
-    for label, c in (("offer", cfg), ("popular", replace(cfg, min_lift=float("inf")))):
-        offers, _, _ = recommend(paid, cutoff.date(), c)
+    for label, r in (("offer", rules), ("popular", no_rules)):
+        offers, _ = _rank(r, bought, cfg, prospects=False)
         if offers.empty:
             return {}
-        hit = np.array(
-            [
-                (cu, s) in bought_after
-                for cu, s in zip(offers["customer_id"], offers["sku"], strict=True)
-            ]
-        )
-        per_customer = pd.Series(hit).groupby(offers["customer_id"].to_numpy()).any()
+        rows = offers["row"].to_numpy()
+        hit = np.isin(rows.astype(np.int64) * n_items + offers["item"].to_numpy(), bought_after)
+        per_customer = pd.Series(hit).groupby(rows).any()
         out[f"{label}_hit_rate_{horizon_days}d"] = float(per_customer.mean())
         out[f"{label}_precision_{horizon_days}d"] = float(hit.mean())
     out["backtest_customers"] = float(per_customer.size)

@@ -598,15 +598,6 @@ def train_and_score_churn(context, tr, snapshot: date, decision):
     return score_churn(scorer, latest, scorer.feature_cols), used_version, gate, metrics
 
 
-def paid_order_items(con, before: date) -> pd.DataFrame:
-    return con.sql(
-        "select order_id, customer_id, sku, product_name, product_category, is_paid, ordered_at "
-        "from marts.order_items where is_paid and customer_id is not null and sku is not null "
-        "and ordered_at < ?",
-        params=[before],
-    ).df()
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -633,38 +624,18 @@ def paid_order_items(con, before: date) -> pd.DataFrame:
     pool=WAREHOUSE_POOL,
     name="cross_sell",
 )
-def cross_sell(context: dg.AssetExecutionContext):
-    from models_ml.config import DEFAULTS
-    from models_ml.cross_sell import affinity, evaluate_offers, paid_lines, recommend
+def cross_sell(context: dg.AssetExecutionContext, config: ModelRunConfig):
+    """Reuses the latest fitted rules or refits them (decision 0070: pipelines.cross_sell_run)."""
+    from pipelines.cross_sell_run import run_week
 
-    cfg = DEFAULTS.cross_sell
-    with connect(read_only=True) as con:
-        snapshot = latest_snapshot(con)
-        items = paid_order_items(con, snapshot + timedelta(days=1))
-    as_of = snapshot + timedelta(days=1)
-    offers, prospects, metrics = recommend(items, as_of, cfg)
-    lines = paid_lines(items, as_of)
-    pairs = pd.concat(
-        [affinity(lines, "product", cfg), affinity(lines, "category", cfg)], ignore_index=True
-    )
-    metrics |= evaluate_offers(items, as_of, cfg)
-    run_id = tracking("customer_cross_sell").log_run(
-        "customer_cross_sell",
-        params={**{k: str(v) for k, v in cfg.__dict__.items()}, "snapshot_date": str(snapshot)},
-        metrics=metrics,
-        artifacts={"product_affinity.csv": pairs},
-    )
-    for frame in (offers, prospects, pairs):
-        frame.insert(0, "snapshot_date", snapshot)
-        frame["model_run_id"] = run_id
-    counts = {
-        "cross_sell_offers": write_table("ml.cross_sell_offers", offers),
-        "product_prospects": write_table("ml.product_prospects", prospects),
-        "product_affinity": write_table("ml.product_affinity", pairs),
-    }
+    week, counts = run_week(refit_asked=config.refit)
+    context.log.info(f"cross_sell: {week.decision.reason}; seconds {week.seconds}")
+    snapshot, run_id, metrics = week.snapshot, week.run_id, week.metrics
+    pairs = week.tables["product_affinity"]
     top = pairs[pairs["level"] == "category"].head(10)
     for name, rows in counts.items():
-        meta = {"dagster/row_count": rows, "snapshot_date": str(snapshot), "mlflow_run": run_id}
+        meta = {"dagster/row_count": rows, "snapshot_date": str(snapshot), "mlflow_run": run_id,
+                "refit": week.decision.refit, "refit_decision": week.decision.reason}
         if name == "product_affinity":
             meta["top_category_pairs"] = dg.MetadataValue.md(
                 markdown_table(

@@ -146,3 +146,101 @@ def test_customer_baskets_join_a_customers_orders():
     # c1 bought a1, b1 (o1) and d1 (o7): one customer basket holds all three
     assert rules.loc[("a1", "d1"), "baskets_with_both"] == 1
     assert rules.loc[("a1", "d1"), "support"] == pytest.approx(1 / 6)  # 6 customers
+
+
+def test_top_k_is_a_stable_argsort_prefix_with_ties():
+    from models_ml.cross_sell import _top_k
+
+    rng = np.random.default_rng(3)
+    score = rng.integers(0, 4, size=(300, 40)).astype(float)  # many ties
+    score[rng.random(score.shape) < 0.5] = -np.inf  # and rows with few finite entries
+    score[:7] = -np.inf
+    for k in (1, 3, 5, 40, 60):
+        rows = _top_k(score, k, axis=1)
+        np.testing.assert_array_equal(rows, np.argsort(-score, axis=1, kind="stable")[:, :k])
+        cols = _top_k(score, k, axis=0)
+        np.testing.assert_array_equal(cols, np.argsort(-score, axis=0, kind="stable")[:k, :])
+    # a tall matrix (the per-product prospects): candidates bounded by a sample of rows
+    tall = np.where(rng.random((5000, 30)) < 0.02, rng.integers(0, 50, (5000, 30)) / 7, -np.inf)
+    tall[:, 3] = -np.inf  # a product nobody may be offered
+    tall[::16, 4] = -np.inf  # one the sampled rows miss
+    tall[1::97, 5] = 9.0  # ties at the top
+    for k in (1, 5, 40):
+        np.testing.assert_array_equal(
+            _top_k(tall, k, axis=0), np.argsort(-tall, axis=0, kind="stable")[:k, :]
+        )
+
+
+def _random_lines(seed: int, n_orders: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    products = [f"p{k:02d}" for k in range(20)]
+    baskets = {
+        f"o{seed}_{i}": (f"c{rng.integers(120)}", list(rng.choice(products, rng.integers(1, 4))))
+        for i in range(n_orders)
+    }
+    return _lines(baskets)
+
+
+def test_reused_rules_give_the_same_offers_on_unchanged_data():
+    from models_ml.cross_sell import (
+        baskets_from_lines,
+        fit_rules,
+        rules_from_frames,
+        rules_to_frames,
+        score_week,
+    )
+
+    lines = _random_lines(1)
+    cfg = CrossSellConfig(min_pair_baskets=3)
+    offers, prospects, metrics = recommend(lines, AS_OF, cfg)
+    rules, _, _ = fit_rules(baskets_from_lines(lines, AS_OF), AS_OF, cfg)
+    items, pairs = rules_to_frames(rules)
+    reused = rules_from_frames(items.copy(), pairs.copy())  # what a later week loads
+    again, p_again, m_again = score_week(reused, baskets_from_lines(lines), AS_OF, cfg)
+    assert (offers["basis"] == "affinity").any()
+    pd.testing.assert_frame_equal(offers, again)
+    pd.testing.assert_frame_equal(prospects, p_again)
+    assert metrics == m_again
+
+
+def test_a_reuse_week_never_offers_what_was_bought_since_the_fit():
+    from models_ml.cross_sell import baskets_from_lines, fit_rules, score_week
+
+    lines = _random_lines(2)
+    cfg = CrossSellConfig(min_pair_baskets=3)
+    rules, _, _ = fit_rules(baskets_from_lines(lines, AS_OF), AS_OF, cfg)
+    offers, _, _ = recommend(lines, AS_OF, cfg)
+    # a week later every customer has bought their best offer, and c0 a product new to the shop
+    top = offers[offers["offer_rank"] == 1]
+    later = (pd.Timestamp(AS_OF) + pd.Timedelta(days=7)).date()
+    new = _lines({f"n{i}": (c, [s]) for i, (c, s) in enumerate(zip(top["customer_id"],
+                                                                   top["sku"], strict=True))})
+    new = pd.concat([new, _lines({"n_new": ("c0", ["zz_new"])})], ignore_index=True)
+    new["ordered_at"] = pd.Timestamp(AS_OF) + pd.Timedelta(days=2)
+    week = pd.concat([lines, new], ignore_index=True)
+    reused, prospects, _ = score_week(rules, baskets_from_lines(week), later, cfg)
+    owned = set(zip(week["customer_id"], week["sku"], strict=True))
+    assert not owned & set(zip(reused["customer_id"], reused["sku"], strict=True))
+    assert not owned & set(zip(prospects["customer_id"], prospects["sku"], strict=True))
+    assert not set(zip(top["customer_id"], top["sku"], strict=True)) & set(
+        zip(reused["customer_id"], reused["sku"], strict=True)
+    )
+    assert "zz_new" not in set(reused["sku"])  # unknown to the rules until the next refit
+    assert reused.groupby("customer_id").size().max() == cfg.offers_per_customer
+
+
+def test_a_product_no_longer_sold_drops_out_on_a_reuse_week():
+    from models_ml.cross_sell import baskets_from_lines, fit_rules, score_week
+
+    lines = _random_lines(4)  # all in June 2024
+    cfg = CrossSellConfig(min_pair_baskets=3, active_days=365)
+    rules, _, _ = fit_rules(baskets_from_lines(lines, AS_OF), AS_OF, cfg)
+    assert rules.candidate.all()
+    # 400 days later only p00 sold again in the last year: nothing else may be offered
+    later = (pd.Timestamp(AS_OF) + pd.Timedelta(days=400)).date()
+    again = _lines({"r1": ("c_new", ["p00"])}).assign(ordered_at=pd.Timestamp("2026-01-10"))
+    week = pd.concat([lines, again], ignore_index=True)
+    offers, prospects, metrics = score_week(rules, baskets_from_lines(week), later, cfg)
+    assert set(offers["sku"]) == {"p00"} and set(prospects["sku"]) <= {"p00"}
+    assert metrics["n_candidate_products"] == 1
+    assert "c_new" not in set(offers["customer_id"])  # it bought p00, the only candidate

@@ -1,0 +1,78 @@
+"""Wall and CPU seconds of the cross_sell asset's work on a refit week and a reuse week (0070).
+
+Copies a built warehouse (the original is never written) into `--work-dir`, points the
+warehouse and a fresh MLflow store there, and runs the asset's work (`run_week`: decide,
+read, fit or load, score, backtest, log, write) three times on the newest snapshot: the
+first fit (no rules yet), a reuse week, and a forced refit (what ``C360_REFIT=1`` does).
+Prints seconds per part and checks that the reuse week published the same offers and
+prospects as the refit. Usage (niced on a shared machine):
+
+    nice python -m pipelines.cross_sell_bench \\
+        --warehouse /tmp/wt/bench-data/s100k-v2/run/warehouse/customer360.duckdb \\
+        --work-dir /tmp/cross_sell_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 - a benchmark prints its figures
+
+
+def timed(label: str, refit_asked: bool) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    from pipelines.cross_sell_run import run_week
+    from pipelines.warehouse import connect
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    week, counts = run_week(refit_asked=refit_asked)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    say(f"{label}: wall {wall:.2f} s, CPU {cpu:.2f} s; {week.decision.reason}")
+    say("  parts (wall s): " + ", ".join(f"{k} {v:.2f}" for k, v in week.seconds.items()))
+    say(f"  rows: {counts}")
+    with connect(read_only=True) as con:
+        offers = con.sql("select * exclude (model_run_id) from ml.cross_sell_offers "
+                         "order by customer_id, offer_rank").df()  # fmt: skip
+        prospects = con.sql("select * exclude (model_run_id) from ml.product_prospects "
+                            "order by sku, prospect_rank").df()  # fmt: skip
+    return {"wall": wall, "cpu": cpu}, offers, prospects
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    args = parser.parse_args()
+    work = args.work_dir.resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "warehouse").mkdir(parents=True)
+    copy = work / "warehouse" / "customer360.duckdb"
+    shutil.copy2(args.warehouse, copy)
+    os.environ["C360_DATA_DIR"] = str(work)
+    os.environ["C360_WAREHOUSE"] = str(copy)
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                "C360_MLFLOW_ARTIFACTS", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
+        os.environ.pop(var, None)  # fmt: skip
+    from pipelines import config
+
+    config.settings.cache_clear()
+    _, offers, prospects = timed("first fit (no rules yet)", refit_asked=False)
+    _, offers2, prospects2 = timed("reuse week", refit_asked=False)
+    timed("forced refit", refit_asked=True)
+    pd.testing.assert_frame_equal(offers, offers2)
+    pd.testing.assert_frame_equal(prospects, prospects2)
+    say(f"reuse week published the same {len(offers)} offers and {len(prospects)} prospects")
+    say(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

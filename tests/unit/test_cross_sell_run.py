@@ -1,0 +1,196 @@
+"""The cross_sell asset's weekly work on a small warehouse and a throwaway MLflow store:
+the SQL input equals the pandas one, a second run reuses the fitted rules and publishes the
+same tables, refits follow the 0019 policy, and a reuse week with new purchases never offers
+them (decision 0070)."""
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from models_ml.config import DEFAULTS
+from models_ml.cross_sell import baskets_from_lines
+from pipelines import config
+from pipelines.cross_sell_run import (
+    EXPERIMENT,
+    cross_sell_week,
+    read_baskets,
+    run_week,
+)
+from pipelines.warehouse import connect
+
+SNAPSHOT = date(2026, 11, 8)
+PRODUCTS = [f"SKU-{k:03d}" for k in range(25)]
+
+
+def order_lines(seed: int, n_orders: int, start: pd.Timestamp, days: int) -> pd.DataFrame:
+    """Paid and unpaid lines of `n_orders` orders of 200 customers, product pairs favoured."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for o in range(n_orders):
+        customer = f"C{rng.integers(200):04d}"
+        first = int(rng.integers(len(PRODUCTS)))
+        skus = {PRODUCTS[first]}
+        if rng.random() < 0.7:  # the product next to it in the list goes with it
+            skus.add(PRODUCTS[(first + 1) % len(PRODUCTS)])
+        at = start + pd.Timedelta(minutes=int(rng.integers(days * 24 * 60)))
+        for n, sku in enumerate(sorted(skus), start=1):
+            rows.append({
+                "order_id": f"O{seed}-{o:05d}", "line_number": n, "customer_id": customer,
+                "sku": sku, "product_name": f"name of {sku}",
+                "product_category": None if sku.endswith("7") else f"cat{int(sku[-3:]) % 5}",
+                "is_paid": bool(rng.random() < 0.95), "ordered_at": at,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+LINES = order_lines(1, 1500, pd.Timestamp("2025-06-01"), 520)
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                "C360_WAREHOUSE", "C360_MLFLOW_ARTIFACTS", "C360_ENCRYPTION_KEY",
+                "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
+        monkeypatch.delenv(var, raising=False)  # fmt: skip
+    config.settings.cache_clear()
+    snaps = pd.DataFrame({"customer_id": ["C0000"], "snapshot_date": [SNAPSHOT]})
+    with connect() as con:
+        con.register("l", LINES)
+        con.register("s", snaps)
+        con.sql("create table marts.order_items as select * from l")
+        con.sql("create table marts.customer_features_weekly as select * from s")
+    yield tmp_path
+    config.settings.cache_clear()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def published() -> dict[str, pd.DataFrame]:
+    with connect(read_only=True) as con:
+        return {
+            "offers": con.sql("select * from ml.cross_sell_offers "
+                              "order by customer_id, offer_rank").df(),
+            "prospects": con.sql("select * from ml.product_prospects "
+                                 "order by sku, prospect_rank").df(),
+            "affinity": con.sql("select * from ml.product_affinity").df(),
+        }  # fmt: skip
+
+
+def fit_runs() -> list:
+    client = MlflowClient(config.settings().mlflow_tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_sql_baskets_equal_the_pandas_ones(warehouse):
+    as_of = SNAPSHOT + timedelta(days=1)
+    with connect(read_only=True) as con:
+        sql = read_baskets(con, as_of, basket="order")
+    ref = baskets_from_lines(LINES, as_of)
+
+    def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+        cols = list(b.columns)
+        a = a[cols].sort_values(cols[:2], ignore_index=True)
+        b = b.sort_values(cols[:2], ignore_index=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+    same(sql.pairs, ref.pairs)
+    same(sql.products, ref.products)
+    same(sql.product_days, ref.product_days)
+    same(sql.order_pairs, ref.order_pairs)
+    assert (ref.products["product_category"] == "unknown").any()
+
+
+def test_reuse_publishes_the_refit_tables_and_refits_follow_the_policy(warehouse, monkeypatch):
+    first, _ = run_week()
+    assert first.decision.refit and first.decision.reason == "refit: no champion yet"
+    assert "backtest" in first.seconds and first.metrics["offer_hit_rate_90d"] >= 0
+    tables = published()
+    assert (tables["offers"]["basis"] == "affinity").any()
+    assert len(fit_runs()) == 1
+
+    second, _ = run_week()
+    assert not second.decision.refit
+    assert second.decision.reason == f"reused champion v1 trained {SNAPSHOT}"
+    assert not {"fit", "backtest", "mlflow_log"} & set(second.seconds)
+    assert len(fit_runs()) == 1  # nothing fitted, nothing logged
+    again = published()
+    for name in tables:  # same rows and the same model_run_id
+        pd.testing.assert_frame_equal(again[name], tables[name])
+    assert set(again["offers"]["model_run_id"]) == {first.run_id}
+
+    forced, _ = run_week(refit_asked=True)
+    assert forced.decision.reason.startswith("refit: asked for")
+    assert forced.run_id != first.run_id and len(fit_runs()) == 2
+    assert set(published()["offers"]["model_run_id"]) == {forced.run_id}
+
+    monkeypatch.setenv("C360_REFIT_EVERY_WEEKS", "0")
+    config.settings.cache_clear()
+    old, _ = run_week()
+    assert old.decision.refit and "refit every 0" in old.decision.reason
+    assert "champion v3" in cross_sell_week(SNAPSHOT, DEFAULTS.cross_sell).decision.reason
+
+    other = replace(DEFAULTS.cross_sell, min_lift=1.5)
+    changed = cross_sell_week(SNAPSHOT, other, every_weeks=4)
+    assert changed.decision.refit and "min_lift 1.0 -> 1.5" in changed.decision.reason
+
+
+def test_a_reuse_week_with_new_purchases_never_offers_them(warehouse):
+    first, _ = run_week()
+    top = published()["offers"].query("offer_rank == 1")[["customer_id", "sku"]]
+    # next week: every customer buys their best offer, plus a product new to the shop
+    later = SNAPSHOT + timedelta(days=7)
+    at = pd.Timestamp(later) - pd.Timedelta(days=2)
+    new = pd.DataFrame({
+        "order_id": [f"N{i}" for i in range(len(top))] + ["N-new"], "line_number": 1,
+        "customer_id": [*top["customer_id"], "C9999"], "sku": [*top["sku"], "SKU-NEW"],
+        "product_name": "x", "product_category": "cat0", "is_paid": True, "ordered_at": at,
+    })  # fmt: skip
+    with connect() as con:
+        con.register("n", new)
+        con.sql("insert into marts.order_items by name select * from n")
+        con.sql("insert into marts.customer_features_weekly values ('C0000', ?)", params=[later])
+    week, _ = run_week()
+    assert not week.decision.refit and week.run_id == first.run_id
+    with connect(read_only=True) as con:
+        owned_offered = con.sql(
+            "select count(*) from ml.cross_sell_offers o join marts.order_items i "
+            "on i.customer_id = o.customer_id and i.sku = o.sku and i.is_paid "
+            "and i.ordered_at < o.snapshot_date + interval 1 day"
+        ).fetchone()[0]
+        owned_prospect = con.sql(
+            "select count(*) from ml.product_prospects p join marts.order_items i "
+            "on i.customer_id = p.customer_id and i.sku = p.sku and i.is_paid "
+            "and i.ordered_at < p.snapshot_date + interval 1 day"
+        ).fetchone()[0]
+        offers = con.sql("select * from ml.cross_sell_offers").df()
+    assert owned_offered == 0 and owned_prospect == 0
+    assert (offers["snapshot_date"].dt.date == later).all()
+    assert "C9999" in set(offers["customer_id"])  # a new customer gets (popular) offers
+    assert "SKU-NEW" not in set(offers["sku"])  # not in the rules until the next refit
+
+
+def test_the_asset_reports_the_decision(warehouse):
+    from pipelines.defs.ml import cross_sell
+
+    def meta(refit: bool) -> dict:
+        result = dg.materialize(
+            [cross_sell], run_config={"ops": {"cross_sell": {"config": {"refit": refit}}}}
+        )
+        events = result.get_asset_materialization_events()
+        assert len(events) == 3
+        return {k: v.value for k, v in events[0].materialization.metadata.items()}
+
+    first = meta(False)
+    assert first["refit"] is True and first["refit_decision"] == "refit: no champion yet"
+    second = meta(False)
+    assert second["refit"] is False and second["mlflow_run"] == first["mlflow_run"]
+    assert meta(True)["refit_decision"].startswith("refit: asked for")
