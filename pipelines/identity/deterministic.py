@@ -10,6 +10,7 @@ those of the probabilistic matcher, are clustered with guards (`clustering.py`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from itertools import combinations, permutations
 
@@ -187,6 +188,26 @@ def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
     return edges[edges["left"] != edges["right"]].reset_index(drop=True), demoted
 
 
+_LAST_LINKS: dict[tuple, tuple] = {}  # the last `_identifier_links` result, by its inputs
+
+
+def _identifier_links(
+    records: pd.DataFrame, guards: Guards
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`deterministic_edges` and `household_members` of `records`. A run computes them twice
+    on the same records (the matcher's deterministic clusters, then the guarded clustering):
+    the last result is kept, by a fingerprint of the columns they read, and reused."""
+    columns = [c for c in (*IDENTIFIER_KINDS, "name_key", "is_role_mailbox") if c in records]
+    rows = pd.util.hash_pandas_object(records[columns].astype("string"), index=False)
+    key = (guards, len(records), tuple(columns),
+           hashlib.sha256(rows.to_numpy().tobytes()).hexdigest())
+    if key not in _LAST_LINKS:
+        edges, demoted = deterministic_edges(records, guards)
+        _LAST_LINKS.clear()
+        _LAST_LINKS[key] = (edges, demoted, household_members(records, demoted, guards))
+    return tuple(frame.copy() for frame in _LAST_LINKS[key])
+
+
 KEPT_RULE = "kept"  # an unchanged record stays with the customer it had (incremental runs)
 KEPT_STRENGTH = 3.0  # above every other link
 
@@ -222,7 +243,7 @@ def cluster(
     computed on all records.
     """
     records = records.reset_index(drop=True)
-    edges, demoted = deterministic_edges(records, guards)
+    edges, demoted, households = _identifier_links(records, guards)
     if known_ids is not None:
         delta = known_ids.isna().to_numpy()
         edges = edges[delta[edges["left"].to_numpy()] | delta[edges["right"].to_numpy()]]
@@ -231,7 +252,7 @@ def cluster(
     if extra_edges is not None and len(extra_edges):
         edges = pd.concat([edges, extra_edges[list(edges.columns)]], ignore_index=True)
     labels, refused = guarded_clusters(records, edges, cluster_guards,
-                                       households=household_members(records, demoted, guards),
+                                       households=households,
                                        compatible=lambda a, b: names_compatible(
                                            a, b, guards.token_similarity))
     kept = edges.merge(refused[["left", "right"]], how="left", indicator=True)

@@ -28,15 +28,28 @@ TABLE = "identity.match_columns"
 HASH = "own_hash"
 
 
+# The code `probabilistic.own_columns` runs: a change to any of it makes the kept rows stale.
+_OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "_tokens", "_surname_given",
+             "_name_parts", "_name_perms", "_name_variants", "_name_forms", "_letters", "_fold",
+             "normalize_city", "_each_distinct", "_hashable")
+
+
 def _code_version() -> bytes:
-    """What else the columns depend on: the code that derives them and the pinyin tables.
-    Any change to it makes every kept row stale (they are derived again once)."""
+    """What else the columns depend on: the code that derives them (with its constants and
+    `pipelines.standardise`) and the pinyin tables. Any change to it makes every kept row
+    stale (they are derived again once)."""
+    import inspect
+
     import pypinyin
 
     from pipelines import standardise
 
-    parts = [Path(splink.__file__).read_bytes(), Path(standardise.__file__).read_bytes(),
-             pypinyin.__version__.encode(), repr(sys.version_info[:2]).encode()]
+    parts = [inspect.getsource(getattr(splink, name)).encode() for name in _OWN_CODE]
+    constants = (splink.OWN_COLUMNS, splink.OWN_INPUTS, splink.NAME_COLUMNS,
+                 splink.CITY_ALIASES, splink.MAX_NAME_TOKENS, splink._NON_ALNUM.pattern,
+                 splink._NON_ALPHA.pattern)
+    parts += [repr(constants).encode(), Path(standardise.__file__).read_bytes(),
+              pypinyin.__version__.encode(), repr(sys.version_info[:2]).encode()]
     return hashlib.sha256(b"\0".join(parts)).digest()[:8]
 
 

@@ -766,11 +766,12 @@ def score_pairs(
         else:
             for column in _tf_columns(model) - set(NAMESAKE_TF_COLUMNS):
                 linker.table_management.compute_tf_table(column)  # over all records
+            known = ~delta & _may_block_with(prepared, delta, model)
             new = db_api.register(data.filter(pa.array(delta)), table_name="delta_records")
-            old = db_api.register(data.filter(pa.array(~delta)), table_name="known_records")
+            old = db_api.register(data.filter(pa.array(known)), table_name="known_records")
             found = [linker.inference.predict_within(
                 new, threshold_match_probability=threshold, warning_mode="never")]
-            if (~delta).any():
+            if known.any():
                 found.append(linker.inference.predict_between(
                     old, new, threshold_match_probability=threshold, warning_mode="never"))
             pairs = pd.concat([f.as_pandas_dataframe() for f in found], ignore_index=True)
@@ -783,6 +784,33 @@ def score_pairs(
     })
     det = prepared["det_cluster"].to_numpy()
     return scored[det[scored["left"].to_numpy()] != det[scored["right"].to_numpy()]]
+
+
+_FIRST_EQUALITY = re.compile(r'^\(?l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\)?(\s+and\s|$)', re.I)
+
+
+def _may_block_with(prepared: pd.DataFrame, delta: np.ndarray, model: dict[str, Any]
+                    ) -> np.ndarray:
+    """Records that may form a blocked pair with a `delta` record: for every blocking rule
+    of the model, those whose value in the column of the rule's first equality (`l.a = r.b
+    and ...`) is a value a delta record holds in the other column, either way round. Pairs
+    between the other records and the delta records satisfy no rule: leaving those records
+    out of `predict_between` scores the same pairs, with less work. All records when a rule
+    does not start with such an equality or has an `or`."""
+    every = np.ones(len(prepared), dtype=bool)
+    found = np.zeros(len(prepared), dtype=bool)
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+        match = _FIRST_EQUALITY.match(sql.strip())
+        if match is None or re.search(r"\bor\b", sql, re.I):
+            return every
+        left, right = match.group(1), match.group(2)
+        if left not in prepared or right not in prepared:
+            return every
+        for mine, theirs in ((left, right), (right, left)):
+            values = prepared[theirs][delta].dropna()
+            found |= prepared[mine].isin(set(values)).to_numpy()
+    return found
 
 
 def select_edges(
