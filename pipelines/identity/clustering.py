@@ -38,7 +38,8 @@ class ClusterGuards:
 
 
 def _values(column: pd.Series) -> list[frozenset]:
-    return [frozenset() if pd.isna(v) else frozenset([v]) for v in column.tolist()]
+    missing = column.isna().to_numpy()
+    return [frozenset() if m else frozenset([v]) for v, m in zip(column.tolist(), missing)]
 
 
 def _conflicting(kind: str, left: frozenset, right: frozenset) -> bool:

@@ -135,8 +135,10 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     reasons = pd.Series(pd.NA, index=shared.index, dtype="object")
     reasons[shared["records"] > guards.max_records] = "shared_by_too_many_records"
     reasons[shared["is_role"]] = "role_mailbox"
-    business = (shared["kind"] == "phone_e164") & shared["value"].map(is_business_number)
-    reasons[business.to_numpy(dtype=bool)] = "business_number"
+    phones = (shared["kind"] == "phone_e164").to_numpy()  # only phones are parsed (slow)
+    business = np.zeros(len(shared), dtype=bool)
+    business[phones] = shared["value"][phones].map(is_business_number).to_numpy(dtype=bool)
+    reasons[business] = "business_number"
     # name conflicts: only groups with two or more distinct names need a look
     named = ids.dropna(subset=["name_key"]).drop_duplicates(["kind", "value", "name_key"])
     multi = named[named.duplicated(["kind", "value"], keep=False)]

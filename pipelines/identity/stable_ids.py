@@ -53,7 +53,7 @@ def assign_ids(
 
     # Each cluster keeps the oldest (lowest) of the ids it still holds.
     candidates = keeper.assign(num=keeper["prev_id"].map(id_number)).sort_values("num")
-    survivor = candidates.drop_duplicates("cluster").set_index("cluster")["prev_id"]
+    survivor = candidates.drop_duplicates("cluster").set_index("cluster")["prev_id"].to_dict()
     for prev_id, clus in zip(candidates["prev_id"], candidates["cluster"]):
         if survivor[clus] != prev_id:
             events.append(("merge", survivor[clus], prev_id))
@@ -63,9 +63,9 @@ def assign_ids(
     if previous is not None and len(previous):
         next_number = max(previous["customer_id"].map(id_number)) + 1
     order = df.groupby("cluster")[key].min().sort_values(key)
-    new_clusters = [c for c in order.index if c not in survivor.index]
+    new_clusters = [c for c in order.index if c not in survivor]
     new_ids = {c: format_id(next_number + i) for i, c in enumerate(new_clusters)}
-    ids = {**survivor.to_dict(), **new_ids}
+    ids = {**survivor, **new_ids}
     df["customer_id"] = df["cluster"].map(ids)
     split_parts = {e[2] for e in events if e[0] == "split"}
     for clus, cid in new_ids.items():
