@@ -108,7 +108,10 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
                            pa.field("pos", pa.int64())])))
         table = pa.concat_tables(parts)
         table = table.take(np.argsort(table.column("pos").to_numpy(), kind="stable"))
-        own = table.select(splink.OWN_COLUMNS).to_pandas()
+        # lists as Arrow-backed columns: `prepare` hands them on to Splink's Arrow table as
+        # they are (a million rows of Python lists would cost seconds each way)
+        own = table.select(splink.OWN_COLUMNS).to_pandas(
+            types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
     finally:
         con.unregister("_match_keys")
     return own, len(missing)

@@ -324,8 +324,9 @@ def prepare(
     own = own_columns(records) if own is None else own.reset_index(drop=True)
     col = records.get
     out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
-    for name in NAME_COLUMNS:
-        out[name] = own[name].to_numpy()
+    for name in NAME_COLUMNS:  # kept lists stay Arrow lists (`match_cache`): no conversion
+        values = own[name]
+        out[name] = values.array if isinstance(values.dtype, pd.ArrowDtype) else values.to_numpy()
     det_clusters, demoted = (deterministic if deterministic is not None
                              else deterministic_clusters(records))
     # a family phone or a shared mailbox says nothing about which family member it is
