@@ -95,9 +95,9 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         derived = splink.own_columns(records.iloc[missing])
         schema = _schema()
         new = pa.Table.from_arrays(
-            [pa.array(keys[c].iloc[missing], type=pa.string(), from_pandas=True)
+            [splink.arrow_column(keys[c].iloc[missing], pa.string())
              for c in [*RECORD_KEY, HASH]]
-            + [pa.array(derived[c], type=schema.field(c).type, from_pandas=True)
+            + [splink.arrow_column(derived[c], schema.field(c).type)
                for c in splink.OWN_COLUMNS], schema=schema)
         _store(con, new)
         parts = [new.select(splink.OWN_COLUMNS).append_column(

@@ -626,10 +626,21 @@ def _as_arrow(prepared: pd.DataFrame) -> pa.Table:
                  pa.list_(pa.string()) if c in LIST_COLUMNS else pa.string())
         for c in MATCH_COLUMNS
     ]  # fmt: skip
-    # lists may be Python lists (computed this run) or NumPy arrays (kept from an earlier run,
-    # `match_cache`); missing values (None, NaN) become nulls
-    arrays = [pa.array(prepared[f.name], type=f.type, from_pandas=True) for f in fields]
+    arrays = [arrow_column(prepared[f.name], f.type) for f in fields]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def arrow_column(values: pd.Series, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """A matching column as Arrow: lists, strings and integers as they are, anything else
+    (None, NaN) null. Column-wise when Arrow can (Python lists computed this run, Arrow lists
+    kept from an earlier run by `match_cache`), value by value otherwise (a column with no
+    values at all comes as float NaNs)."""
+    try:
+        return pa.array(values, type=type_, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.array([list(v) if isinstance(v, np.ndarray) else
+                         v if isinstance(v, (list, str, int, np.integer)) else None
+                         for v in values.tolist()], type=type_)
 
 
 class _MaxPairsNag(logging.Filter):

@@ -149,3 +149,16 @@ def test_kept_matching_columns_change_no_result(tmp_path, weeks, model_path, mon
     prepared = probabilistic.prepare(records)
     offered = everything(prepared, delta, probabilistic.load_model(model_path))
     assert offered[-3:].all() and not offered.all()
+
+
+def test_a_week_without_changes_derives_nothing_and_changes_nothing(tmp_path, weeks, model_path):
+    con = duckdb.connect(str(tmp_path / "same.duckdb"))
+    _load(con, weeks[0])
+    resolve(con, matcher=SplinkMatcher(model_path))
+    before = _tables(con)
+    matcher = SplinkMatcher(model_path)
+    result = resolve(con, matcher=matcher)
+    assert (result.mode, result.matched_records, matcher.derived_records) == ("incremental", 0, 0)
+    after = _tables(con)
+    pd.testing.assert_frame_equal(before["customer_map"], after["customer_map"])
+    assert len(after["events"]) == len(before["events"])  # no merge, split or create
