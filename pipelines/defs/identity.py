@@ -95,6 +95,9 @@ def identity_resolution(context: dg.AssetExecutionContext, config: IdentityConfi
             "source_records": result.records,
             "mode": result.mode,
             "matched_records": result.matched_records,
+            # records whose own matching columns were derived, not read from
+            # identity.match_columns (decision 0075)
+            "matching_columns_derived": matcher.derived_records or 0,
             "customers": result.customers,
             "dagster/row_count": result.records,
             "demoted_identifiers": result.demoted_identifiers,

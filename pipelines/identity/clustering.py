@@ -38,7 +38,8 @@ class ClusterGuards:
 
 
 def _values(column: pd.Series) -> list[frozenset]:
-    return [frozenset() if pd.isna(v) else frozenset([v]) for v in column.tolist()]
+    missing = column.isna().to_numpy()
+    return [frozenset() if m else frozenset([v]) for v, m in zip(column.tolist(), missing)]
 
 
 def _conflicting(kind: str, left: frozenset, right: frozenset) -> bool:
@@ -68,8 +69,8 @@ def guarded_clusters(
     street, the postcode, a surname)."""
     guards = guards or ClusterGuards()
     n = len(records)
-    parent = np.arange(n)
-    size = np.ones(n, dtype=np.int64)
+    parent = list(range(n))  # Python lists: the loop below indexes them per edge
+    size = [1] * n
     conflict = {kind: _values(records[kind]) for kind in guards.conflict_kinds if kind in records}
 
     def find(x: int) -> int:
@@ -94,10 +95,10 @@ def guarded_clusters(
         return any(not compatible(x, y) for value in ma.keys() & mb.keys()
                    for x in ma[value] for y in mb[value])
     ordered = edges.sort_values("strength", ascending=False, kind="stable")
-    scored = ordered["rule"].isin(guards.scored_rules).to_numpy()
+    scored = ordered["rule"].isin(guards.scored_rules).to_numpy().tolist()
     refused: list[tuple[int, str]] = []
-    for i, (left, right) in enumerate(zip(ordered["left"].to_numpy(),
-                                          ordered["right"].to_numpy())):
+    for i, (left, right) in enumerate(zip(ordered["left"].to_numpy().tolist(),
+                                          ordered["right"].to_numpy().tolist())):
         left, right = int(left), int(right)
         a, b = find(left), find(right)
         if a == b:

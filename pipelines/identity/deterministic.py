@@ -10,6 +10,7 @@ those of the probabilistic matcher, are clustered with guards (`clustering.py`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from itertools import combinations, permutations
 
@@ -134,8 +135,10 @@ def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.Data
     reasons = pd.Series(pd.NA, index=shared.index, dtype="object")
     reasons[shared["records"] > guards.max_records] = "shared_by_too_many_records"
     reasons[shared["is_role"]] = "role_mailbox"
-    business = (shared["kind"] == "phone_e164") & shared["value"].map(is_business_number)
-    reasons[business.to_numpy(dtype=bool)] = "business_number"
+    phones = (shared["kind"] == "phone_e164").to_numpy()  # only phones are parsed (slow)
+    business = np.zeros(len(shared), dtype=bool)
+    business[phones] = shared["value"][phones].map(is_business_number).to_numpy(dtype=bool)
+    reasons[business] = "business_number"
     # name conflicts: only groups with two or more distinct names need a look
     named = ids.dropna(subset=["name_key"]).drop_duplicates(["kind", "value", "name_key"])
     multi = named[named.duplicated(["kind", "value"], keep=False)]
@@ -187,6 +190,26 @@ def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
     return edges[edges["left"] != edges["right"]].reset_index(drop=True), demoted
 
 
+_LAST_LINKS: dict[tuple, tuple] = {}  # the last `_identifier_links` result, by its inputs
+
+
+def _identifier_links(
+    records: pd.DataFrame, guards: Guards
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`deterministic_edges` and `household_members` of `records`. A run computes them twice
+    on the same records (the matcher's deterministic clusters, then the guarded clustering):
+    the last result is kept, by a fingerprint of the columns they read, and reused."""
+    columns = [c for c in (*IDENTIFIER_KINDS, "name_key", "is_role_mailbox") if c in records]
+    rows = pd.util.hash_pandas_object(records[columns].astype("string"), index=False)
+    key = (guards, len(records), tuple(columns),
+           hashlib.sha256(rows.to_numpy().tobytes()).hexdigest())
+    if key not in _LAST_LINKS:
+        edges, demoted = deterministic_edges(records, guards)
+        _LAST_LINKS.clear()
+        _LAST_LINKS[key] = (edges, demoted, household_members(records, demoted, guards))
+    return tuple(frame.copy() for frame in _LAST_LINKS[key])
+
+
 KEPT_RULE = "kept"  # an unchanged record stays with the customer it had (incremental runs)
 KEPT_STRENGTH = 3.0  # above every other link
 
@@ -222,7 +245,7 @@ def cluster(
     computed on all records.
     """
     records = records.reset_index(drop=True)
-    edges, demoted = deterministic_edges(records, guards)
+    edges, demoted, households = _identifier_links(records, guards)
     if known_ids is not None:
         delta = known_ids.isna().to_numpy()
         edges = edges[delta[edges["left"].to_numpy()] | delta[edges["right"].to_numpy()]]
@@ -231,7 +254,7 @@ def cluster(
     if extra_edges is not None and len(extra_edges):
         edges = pd.concat([edges, extra_edges[list(edges.columns)]], ignore_index=True)
     labels, refused = guarded_clusters(records, edges, cluster_guards,
-                                       households=household_members(records, demoted, guards),
+                                       households=households,
                                        compatible=lambda a, b: names_compatible(
                                            a, b, guards.token_similarity))
     kept = edges.merge(refused[["left", "right"]], how="left", indicator=True)

@@ -54,6 +54,10 @@ class SplinkMatcher:
     links: int = field(default=0, init=False)
     # the clustering guards the model supports (`probabilistic.cluster_guards`), once called
     cluster_guards: Any = field(default=None, init=False)
+    # a warehouse connection (`resolve` sets it): the records' own matching columns are kept
+    # there between runs (`match_cache`) and derived only for new and changed records
+    warehouse: Any = field(default=None, init=False, repr=False)
+    derived_records: int | None = field(default=None, init=False)  # own columns derived
 
     @property
     def profile_path(self) -> Path:
@@ -74,7 +78,13 @@ class SplinkMatcher:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Links and review candidates among `records`; with `delta`, only pairs touching a
         new or changed record, unless a new model is trained: then every pair."""
-        prepared = splink.prepare(records.reset_index(drop=True))
+        records = records.reset_index(drop=True)
+        own = None
+        if self.warehouse is not None:
+            from pipelines.identity import match_cache
+
+            own, self.derived_records = match_cache.own_columns(self.warehouse, records)
+        prepared = splink.prepare(records, own=own)
         self.train_reason = self._train_reason(prepared)
         if self.train_reason:
             splink.save_model(splink.train(prepared), self.model_path)

@@ -250,9 +250,20 @@ def _hashable(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def prepare(records: pd.DataFrame) -> pd.DataFrame:
-    """Matching columns for `records` (one row per source record, as in
-    `staging.int_customer_records_unioned`); `unique_id` is the row position."""
+# Columns of a record that depend on its own fields only (`own_columns`): a weekly run keeps
+# them for unchanged records (`match_cache`) and derives them for new and changed ones. The
+# email columns are before identifier demotion, the card number before demotion too.
+OWN_COLUMNS = [*NAME_COLUMNS, "email_key", "email_local", "email_letters", "email_anagram",
+               "postcode", "city_norm", "street_norm", "birth_date", "loyalty_card"]
+# The record fields `own_columns` reads.
+OWN_INPUTS = ["name_key", "first_name", "last_name", "full_name", "email_key", "is_role_mailbox",
+              "postcode", "city", "street", "birth_date", "loyalty_card_number"]
+
+
+def own_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """The OWN_COLUMNS of `records` (positional index): names (per distinct name: pinyin is
+    the costly part), the email without role mailboxes and its parts, postcode, city, street,
+    birth date and card number normalised."""
     records = records.reset_index(drop=True)
     n = len(records)
     col = records.get
@@ -262,15 +273,12 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     rows = _each_distinct(
         lambda r: _name_columns(_name_key_of(r[0], r[3]), *r[1:]),
         [tuple(_hashable(v) for v in r) for r in names])
-    out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
+    out = pd.DataFrame(index=pd.RangeIndex(n))
     for i, name in enumerate(NAME_COLUMNS):
         out[name] = [r[i] for r in rows]
-    det_clusters, demoted = _deterministic_clusters(records)
     email = col("email_key", pd.Series([None] * n)).astype("object")
     role = col("is_role_mailbox", pd.Series([False] * n)).fillna(False).astype(bool)
     email = email.where(~role.to_numpy() & email.notna().to_numpy(), None)
-    # a family phone or a shared mailbox says nothing about which family member it is
-    email = _without_demoted(email, "email_key", demoted)
     out["email_key"] = email.to_numpy()
     local = [e.split("@", 1)[0] if isinstance(e, str) else None for e in email]
     out["email_local"] = local
@@ -280,8 +288,6 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     out["email_anagram"] = [
         "".join(sorted(e)) if isinstance(e, str) else None for e in out["email_letters"]
     ]
-    out["phone"] = _without_demoted(
-        col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted).to_numpy()
     postcode = col("postcode", pd.Series([None] * n)).astype("object")
     out["postcode"] = [
         (_NON_ALNUM.sub("", p.lower()).upper() or None) if isinstance(p, str) else None
@@ -294,16 +300,50 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         col("street", pd.Series([None] * n)).map(_hashable))
     birth = pd.to_datetime(col("birth_date", pd.Series([None] * n)), errors="coerce")
     out["birth_date"] = birth.dt.strftime("%Y-%m-%d").astype("object").where(birth.notna(), None)
+    cards = col("loyalty_card_number", pd.Series([None] * n)).astype("object")
+    out["loyalty_card"] = [
+        (_NON_ALNUM.sub("", c.lower()).upper() or None) if isinstance(c, str) else None
+        for c in cards.where(cards.notna().to_numpy(), None)
+    ]
+    return out[OWN_COLUMNS]
+
+
+def prepare(
+    records: pd.DataFrame, own: pd.DataFrame | None = None,
+    deterministic: tuple[np.ndarray, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Matching columns for `records` (one row per source record, as in
+    `staging.int_customer_records_unioned`); `unique_id` is the row position.
+
+    `own`: the records' `own_columns`, when already known (kept from an earlier run);
+    `deterministic`: their `deterministic_clusters`, when already computed. The columns
+    that depend on all records (identifier demotions, blocking caps, deterministic
+    clusters) are computed here either way."""
+    records = records.reset_index(drop=True)
+    n = len(records)
+    own = own_columns(records) if own is None else own.reset_index(drop=True)
+    col = records.get
+    out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
+    for name in NAME_COLUMNS:  # kept lists stay Arrow lists (`match_cache`): no conversion
+        values = own[name]
+        out[name] = values.array if isinstance(values.dtype, pd.ArrowDtype) else values.to_numpy()
+    det_clusters, demoted = (deterministic if deterministic is not None
+                             else deterministic_clusters(records))
+    # a family phone or a shared mailbox says nothing about which family member it is
+    shared = _demoted_mask(own["email_key"], "email_key", demoted)
+    for name in ("email_key", "email_local", "email_letters", "email_anagram"):
+        out[name] = own[name].astype("object").where(~shared, None).to_numpy()
+    out["phone"] = _without_demoted(
+        col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted).to_numpy()
+    for name in ("postcode", "city_norm", "street_norm", "birth_date"):
+        out[name] = own[name].to_numpy()
     # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
     # a card on too many records is no evidence, one on names the deterministic rule finds
     # incompatible is: the model weighs the names too (a mistyped name keeps its card)
     not_names = demoted[demoted["reason"] != "different_people"] if len(demoted) else demoted
-    cards = col("loyalty_card_number", pd.Series([None] * n)).astype("object")
-    cards = cards.where(cards.notna().to_numpy(), None)
-    out["loyalty_card"] = [
-        (_NON_ALNUM.sub("", c.lower()).upper() or None) if isinstance(c, str) else None
-        for c in _without_demoted(cards, "loyalty_card_number", not_names)
-    ]
+    cards = col("loyalty_card_number", pd.Series([None] * n))
+    shared = _demoted_mask(cards, "loyalty_card_number", not_names)
+    out["loyalty_card"] = own["loyalty_card"].astype("object").where(~shared, None).to_numpy()
     out["name_block"] = _capped(out["name_letters"], BLOCK_NAME_CAP)
     out["given_block"] = _capped(out["given_letters"], BLOCK_NAME_CAP)
     births = out["birth_date"].value_counts()
@@ -320,7 +360,7 @@ def _capped(values: pd.Series, cap: float) -> pd.Series:
     return values.where(counts.le(cap).to_numpy() & values.notna().to_numpy(), None)
 
 
-def _deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster of each record under the deterministic rules (each record alone when the
     identifier columns are missing): term frequencies count people, not records. Also the
     demoted identifiers (kind, value): shared by different people, they are no evidence."""
@@ -334,9 +374,15 @@ def _deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataF
 
 
 def _without_demoted(values: pd.Series, kind: str, demoted: pd.DataFrame) -> pd.Series:
-    shared = set(demoted.loc[demoted["kind"] == kind, "value"])
     values = values.astype("object")
-    return values.where(~values.isin(shared).to_numpy() & values.notna().to_numpy(), None)
+    keep = ~_demoted_mask(values, kind, demoted) & values.notna().to_numpy()
+    return values.where(keep, None)
+
+
+def _demoted_mask(values: pd.Series, kind: str, demoted: pd.DataFrame) -> np.ndarray:
+    """Which `values` are demoted identifiers of `kind`."""
+    shared = set(demoted.loc[demoted["kind"] == kind, "value"])
+    return values.astype("object").isin(shared).to_numpy()
 
 
 # --------------------------------------------------------------------------- model spec
@@ -580,12 +626,21 @@ def _as_arrow(prepared: pd.DataFrame) -> pa.Table:
                  pa.list_(pa.string()) if c in LIST_COLUMNS else pa.string())
         for c in MATCH_COLUMNS
     ]  # fmt: skip
-    arrays = [
-        pa.array([v if isinstance(v, (list, str, int, np.integer)) else None
-                  for v in prepared[f.name].tolist()], type=f.type)
-        for f in fields
-    ]  # fmt: skip
+    arrays = [arrow_column(prepared[f.name], f.type) for f in fields]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def arrow_column(values: pd.Series, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """A matching column as Arrow: lists, strings and integers as they are, anything else
+    (None, NaN) null. Column-wise when Arrow can (Python lists computed this run, Arrow lists
+    kept from an earlier run by `match_cache`), value by value otherwise (a column with no
+    values at all comes as float NaNs)."""
+    try:
+        return pa.array(values, type=type_, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return pa.array([list(v) if isinstance(v, np.ndarray) else
+                         v if isinstance(v, (list, str, int, np.integer)) else None
+                         for v in values.tolist()], type=type_)
 
 
 class _MaxPairsNag(logging.Filter):
@@ -608,7 +663,7 @@ def quiet_max_pairs_warning() -> Iterator[None]:
 
 @contextmanager
 def _linker(
-    prepared: pd.DataFrame, settings: Any, threads: int = 1
+    prepared: pd.DataFrame, settings: Any, threads: int = 1, data: pa.Table | None = None
 ) -> Iterator[tuple[Any, Any]]:
     """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
     namesake term frequencies for the name columns; yields (linker, db_api). Training runs
@@ -622,7 +677,8 @@ def _linker(
         # the pipeline's DuckDB memory limit here too (an in-memory database spills to disk)
         con.sql(f"set memory_limit = '{app_settings().duckdb_memory_limit}'")
         db_api = DuckDBAPI(connection=con)
-        table = db_api.register(_as_arrow(prepared), table_name="records")
+        data = _as_arrow(prepared) if data is None else data
+        table = db_api.register(data, table_name="records")
         linker = Linker(table, settings, log_level=None)
         for column in NAMESAKE_TF_COLUMNS:
             lookup = db_api.register(
@@ -713,7 +769,8 @@ def score_pairs(
     With `delta` (a boolean mask of new or changed records) only pairs with at least one
     delta record are scored: Splink's `predict_within` the delta and `predict_between` the
     rest and the delta, the same blocking rules and term frequencies as a full run."""
-    with _linker(prepared, model, threads) as (linker, db_api):
+    data = _as_arrow(prepared)
+    with _linker(prepared, model, threads, data) as (linker, db_api):
         if delta is None:
             pairs = linker.inference.predict(
                 threshold_match_probability=threshold, warning_mode="never"
@@ -721,11 +778,12 @@ def score_pairs(
         else:
             for column in _tf_columns(model) - set(NAMESAKE_TF_COLUMNS):
                 linker.table_management.compute_tf_table(column)  # over all records
-            new = db_api.register(_as_arrow(prepared[delta]), table_name="delta_records")
-            old = db_api.register(_as_arrow(prepared[~delta]), table_name="known_records")
+            known = ~delta & _may_block_with(prepared, delta, model)
+            new = db_api.register(data.filter(pa.array(delta)), table_name="delta_records")
+            old = db_api.register(data.filter(pa.array(known)), table_name="known_records")
             found = [linker.inference.predict_within(
                 new, threshold_match_probability=threshold, warning_mode="never")]
-            if (~delta).any():
+            if known.any():
                 found.append(linker.inference.predict_between(
                     old, new, threshold_match_probability=threshold, warning_mode="never"))
             pairs = pd.concat([f.as_pandas_dataframe() for f in found], ignore_index=True)
@@ -738,6 +796,33 @@ def score_pairs(
     })
     det = prepared["det_cluster"].to_numpy()
     return scored[det[scored["left"].to_numpy()] != det[scored["right"].to_numpy()]]
+
+
+_FIRST_EQUALITY = re.compile(r'^\(?l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\)?(\s+and\s|$)', re.I)
+
+
+def _may_block_with(prepared: pd.DataFrame, delta: np.ndarray, model: dict[str, Any]
+                    ) -> np.ndarray:
+    """Records that may form a blocked pair with a `delta` record: for every blocking rule
+    of the model, those whose value in the column of the rule's first equality (`l.a = r.b
+    and ...`) is a value a delta record holds in the other column, either way round. Pairs
+    between the other records and the delta records satisfy no rule: leaving those records
+    out of `predict_between` scores the same pairs, with less work. All records when a rule
+    does not start with such an equality or has an `or`."""
+    every = np.ones(len(prepared), dtype=bool)
+    found = np.zeros(len(prepared), dtype=bool)
+    for rule in model.get("blocking_rules_to_generate_predictions", []):
+        sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+        match = _FIRST_EQUALITY.match(sql.strip())
+        if match is None or re.search(r"\bor\b", sql, re.I):
+            return every
+        left, right = match.group(1), match.group(2)
+        if left not in prepared or right not in prepared:
+            return every
+        for mine, theirs in ((left, right), (right, left)):
+            values = prepared[theirs][delta].dropna()
+            found |= prepared[mine].isin(set(values)).to_numpy()
+    return found
 
 
 def select_edges(

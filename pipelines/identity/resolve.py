@@ -118,7 +118,13 @@ def resolve(
     known = None if full else _known_ids(records, previous)
     delta = None if known is None else known.isna().to_numpy()
     clock(f"read {len(records):,} records", len(records))
-    links, candidates = (matcher(records, delta) if matcher else (None, None))
+    if hasattr(matcher, "warehouse"):  # it keeps per-record matching columns between runs
+        matcher.warehouse = con
+    try:
+        links, candidates = (matcher(records, delta) if matcher else (None, None))
+    finally:
+        if hasattr(matcher, "warehouse"):
+            matcher.warehouse = None
     if getattr(matcher, "trained", False):  # a new model scored every pair: re-cluster all
         known = delta = None
     matched = len(records) if delta is None else int(delta.sum())

@@ -46,26 +46,25 @@ def assign_ids(
         ["prev_id", "n", "cluster"], ascending=[True, False, True]
     )
     keeper = held.drop_duplicates("prev_id")
-    kept = set(zip(keeper["prev_id"], keeper["cluster"]))
-    for prev_id, clus in zip(held["prev_id"], held["cluster"]):
-        if (prev_id, clus) not in kept:
-            events.append(("split", prev_id, f"cluster:{clus}"))
+    parts = held[held.duplicated("prev_id")]  # every part but the largest
+    events += [("split", prev_id, f"cluster:{clus}")
+               for prev_id, clus in zip(parts["prev_id"].tolist(), parts["cluster"].tolist())]
 
     # Each cluster keeps the oldest (lowest) of the ids it still holds.
     candidates = keeper.assign(num=keeper["prev_id"].map(id_number)).sort_values("num")
-    survivor = candidates.drop_duplicates("cluster").set_index("cluster")["prev_id"]
-    for prev_id, clus in zip(candidates["prev_id"], candidates["cluster"]):
-        if survivor[clus] != prev_id:
-            events.append(("merge", survivor[clus], prev_id))
+    survivor = candidates.drop_duplicates("cluster").set_index("cluster")["prev_id"].to_dict()
+    merged = candidates[candidates.duplicated("cluster")]  # ids that are not the oldest
+    events += [("merge", survivor[clus], prev_id) for prev_id, clus in zip(
+        merged["prev_id"].tolist(), merged["cluster"].tolist())]
 
     # Clusters without an id get new ones, in a deterministic order.
     next_number = 1
     if previous is not None and len(previous):
-        next_number = max(previous["customer_id"].map(id_number)) + 1
+        next_number = int(previous["customer_id"].map(id_number).max()) + 1
     order = df.groupby("cluster")[key].min().sort_values(key)
-    new_clusters = [c for c in order.index if c not in survivor.index]
+    new_clusters = [c for c in order.index if c not in survivor]
     new_ids = {c: format_id(next_number + i) for i, c in enumerate(new_clusters)}
-    ids = {**survivor.to_dict(), **new_ids}
+    ids = {**survivor, **new_ids}
     df["customer_id"] = df["cluster"].map(ids)
     split_parts = {e[2] for e in events if e[0] == "split"}
     for clus, cid in new_ids.items():

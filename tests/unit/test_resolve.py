@@ -2,6 +2,7 @@
 agree with a full re-cluster; unchanged customers keep their ids."""
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,3 +94,71 @@ def test_a_new_model_reclusters_everything(tmp_path, weeks):
     _load(con, weeks[1])
     result = resolve(con, matcher=SplinkMatcher(tmp_path / "m.json", refit=True))
     assert result.mode == "full"
+
+
+def _tables(con) -> dict[str, pd.DataFrame]:
+    queries = {
+        "customer_map": "select * exclude (first_seen_at, resolved_at) from identity.customer_map",
+        "review_queue": "select * exclude (queued_at) from identity.review_queue",
+        "demoted": "select * exclude (demoted_at) from identity.demoted_identifiers",
+        "aliases": "select * from identity.customer_aliases",
+        "events": "select * exclude (event_at) from identity.id_events",
+    }
+    return {name: con.sql(f"{sql} order by all").df() for name, sql in queries.items()}
+
+
+def test_kept_matching_columns_change_no_result(tmp_path, weeks, model_path, monkeypatch):
+    """The weekly run reads the own matching columns of unchanged records from
+    identity.match_columns and offers Splink only the known records that can block with a
+    new one (decision 0075): its result equals the run that derives every column again and
+    offers every known record (the code before). A street edit (not in the record
+    fingerprint, in the columns' one) is derived again too."""
+    from pipelines.identity import probabilistic
+
+    first, second = (w.assign(street=w["source_record_id"].map(
+        lambda r: f"{sum(map(ord, r)) % 7} High Street")) for w in weeks)
+    second.loc[3, "street"] = "Flat 2, 9 Mill Lane"  # record 3 stays in the first week's rows
+
+    def run(name: str, keep: bool) -> tuple[dict[str, pd.DataFrame], SplinkMatcher]:
+        con = duckdb.connect(str(tmp_path / name))
+        _load(con, first)
+        resolve(con, matcher=SplinkMatcher(model_path))
+        assert con.sql("select count(*) from identity.match_columns").fetchone()[0] == len(first)
+        if not keep:
+            con.sql("drop table identity.match_columns")
+        _load(con, second)
+        matcher = SplinkMatcher(model_path)
+        result = resolve(con, matcher=matcher)
+        assert result.mode == "incremental"
+        return _tables(con), matcher
+
+    kept, matcher = run("kept.duckdb", keep=True)
+    assert matcher.derived_records == len(second) - len(first) + 2  # new, email and street edits
+    everything = probabilistic._may_block_with
+    monkeypatch.setattr(probabilistic, "_may_block_with",
+                        lambda prepared, delta, model: np.ones(len(prepared), dtype=bool))
+    derived, matcher = run("derived.duckdb", keep=False)
+    assert matcher.derived_records == len(second)
+    assert (kept["customer_map"]["match_rule"] == "splink").any()
+    for name, frame in derived.items():
+        pd.testing.assert_frame_equal(kept[name], frame, obj=name)
+    # the pre-blocking left some known records out: it did something here
+    records = second.reset_index(drop=True)
+    delta = np.zeros(len(records), dtype=bool)
+    delta[-3:] = True
+    prepared = probabilistic.prepare(records)
+    offered = everything(prepared, delta, probabilistic.load_model(model_path))
+    assert offered[-3:].all() and not offered.all()
+
+
+def test_a_week_without_changes_derives_nothing_and_changes_nothing(tmp_path, weeks, model_path):
+    con = duckdb.connect(str(tmp_path / "same.duckdb"))
+    _load(con, weeks[0])
+    resolve(con, matcher=SplinkMatcher(model_path))
+    before = _tables(con)
+    matcher = SplinkMatcher(model_path)
+    result = resolve(con, matcher=matcher)
+    assert (result.mode, result.matched_records, matcher.derived_records) == ("incremental", 0, 0)
+    after = _tables(con)
+    pd.testing.assert_frame_equal(before["customer_map"], after["customer_map"])
+    assert len(after["events"]) == len(before["events"])  # no merge, split or create
