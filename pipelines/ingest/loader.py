@@ -311,8 +311,8 @@ def source_relation(
             "where case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
         ).fetchall()
         cols, warnings = check_columns(contract, name, [k[0] for k in keys])
-        # each line is parsed three times (valid, type, keys' types and values as lists),
-        # not three times per column: json_type / json_extract_string take a list of paths
+        # a fixed number of parses per line instead of three per column: json_type and
+        # json_extract_string take the list of all mapped paths at once
         paths = "[" + ", ".join(lit("$." + q(c.source)) for c in cols) + "]"
         extracted = ", ".join(
             f"case when _types[{i}] in ('OBJECT', 'ARRAY') then null else _values[{i}] end "
@@ -401,7 +401,7 @@ def mark_duplicates(con, contract: Contract) -> None:
         "firsts as (select _original, min(_source_row) as _first from _typed "
         "where _reason is null group by _original having count(*) > 1), "
         "copies as (select t._source_row, 'exact duplicate of row ' || f._first as _why "
-        f"from _typed as t join firsts as f on t._original is not distinct from f._original "
+        "from _typed as t join firsts as f on t._original is not distinct from f._original "
         "where t._reason is null and t._source_row > f._first), "
         f"kept as (select _source_row, {keys} from _typed as t where _reason is null "
         "and not exists (select 1 from copies as c where c._source_row = t._source_row)), "
