@@ -41,11 +41,13 @@ def test_a_killed_run_is_marked_failed_and_frees_the_writer_pool(tmp_path):
         "@dg.asset(pool='duckdb_writer')\ndef slow():\n    time.sleep(120)\n"
         "dg.materialize([slow], instance=dg.DagsterInstance.get())\n"
     )
-    proc = subprocess.Popen([sys.executable, str(script)],
-                            env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
-                            start_new_session=True)
-    try:
-        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    # the instance (and its run storage) is created before the run starts: opening it while
+    # the other process creates the storage raced with dagster's data migration of runs
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        proc = subprocess.Popen([sys.executable, str(script)],
+                                env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+                                start_new_session=True)
+        try:
             deadline = time.time() + 120
             while time.time() < deadline:
                 info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
@@ -61,7 +63,7 @@ def test_a_killed_run_is_marked_failed_and_frees_the_writer_pool(tmp_path):
             info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
             assert not info.active_run_ids
             assert fail_orphaned_runs(instance) == []  # nothing left to do
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
