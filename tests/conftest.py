@@ -27,3 +27,26 @@ def throwaway_mlflow(tmp_path, experiment: str):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def fresh_data_dir(tmp_path, monkeypatch):
+    """Settings pointing at an empty data folder `tmp_path` (warehouse, MLflow store, ...),
+    with no outside env var choosing another warehouse, store, target or refit policy;
+    the settings cache and MLflow's globals are reset afterwards."""
+    import mlflow
+
+    from pipelines import config
+
+    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                "C360_WAREHOUSE", "C360_MLFLOW_ARTIFACTS", "C360_ENCRYPTION_KEY",
+                "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
+        monkeypatch.delenv(var, raising=False)  # fmt: skip
+    config.settings.cache_clear()
+    try:
+        yield tmp_path
+    finally:
+        config.settings.cache_clear()
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)

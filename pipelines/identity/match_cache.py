@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,11 @@ _OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "_tokens", "_surnam
              "normalize_city", "_each_distinct", "_hashable")
 
 
+@cache
 def _code_version() -> bytes:
     """What else the columns depend on: the code that derives them (with its constants and
     `pipelines.standardise`) and the pinyin tables. Any change to it makes every kept row
-    stale (they are derived again once)."""
+    stale (they are derived again once). Computed once per process."""
     import inspect
 
     import pypinyin

@@ -22,6 +22,7 @@ from pipelines.cross_sell_run import (
     run_week,
 )
 from pipelines.warehouse import connect
+from tests.conftest import fresh_data_dir
 
 SNAPSHOT = date(2026, 11, 8)
 PRODUCTS = [f"SKU-{k:03d}" for k in range(25)]
@@ -53,24 +54,14 @@ LINES = order_lines(1, 1500, pd.Timestamp("2025-06-01"), 520)
 
 @pytest.fixture
 def warehouse(tmp_path, monkeypatch):
-    import mlflow
-
-    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
-                "C360_WAREHOUSE", "C360_MLFLOW_ARTIFACTS", "C360_ENCRYPTION_KEY",
-                "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
-        monkeypatch.delenv(var, raising=False)  # fmt: skip
-    config.settings.cache_clear()
-    snaps = pd.DataFrame({"customer_id": ["C0000"], "snapshot_date": [SNAPSHOT]})
-    with connect() as con:
-        con.register("l", LINES)
-        con.register("s", snaps)
-        con.sql("create table marts.order_items as select * from l")
-        con.sql("create table marts.customer_features_weekly as select * from s")
-    yield tmp_path
-    config.settings.cache_clear()
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+    with fresh_data_dir(tmp_path, monkeypatch):
+        snaps = pd.DataFrame({"customer_id": ["C0000"], "snapshot_date": [SNAPSHOT]})
+        with connect() as con:
+            con.register("l", LINES)
+            con.register("s", snaps)
+            con.sql("create table marts.order_items as select * from l")
+            con.sql("create table marts.customer_features_weekly as select * from s")
+        yield tmp_path
 
 
 def published() -> dict[str, pd.DataFrame]:

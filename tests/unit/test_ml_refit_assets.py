@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from pipelines import config
 from pipelines.warehouse import connect
+from tests.conftest import fresh_data_dir
 
 N_CUSTOMERS = 150
 WEEKS = 26  # 13 labeled weeks after the 90-day churn horizon (8 needed)
@@ -66,24 +67,14 @@ def generated_marts() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture
 def warehouse(tmp_path, monkeypatch):
-    import mlflow
-
-    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
-                "C360_WAREHOUSE", "C360_MLFLOW_ARTIFACTS", "C360_ENCRYPTION_KEY",
-                "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
-        monkeypatch.delenv(var, raising=False)
-    config.settings.cache_clear()
-    orders, snaps = generated_marts()
-    with connect() as con:
-        con.register("o", orders)
-        con.register("s", snaps)
-        con.sql("create table marts.orders as select * from o")
-        con.sql("create table marts.customer_features_weekly as select * from s")
-    yield tmp_path
-    config.settings.cache_clear()
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+    with fresh_data_dir(tmp_path, monkeypatch):
+        orders, snaps = generated_marts()
+        with connect() as con:
+            con.register("o", orders)
+            con.register("s", snaps)
+            con.sql("create table marts.orders as select * from o")
+            con.sql("create table marts.customer_features_weekly as select * from s")
+        yield tmp_path
 
 
 def run(asset, refit: bool = False) -> dict:
