@@ -37,7 +37,7 @@ from models_ml.cross_sell import (
     score_week,
 )
 from pipelines.config import settings
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, replace_table
 
 EXPERIMENT = "customer_cross_sell"
 RULES_FORMAT = "1"  # bump when the artifacts change: older fits are then not reused
@@ -183,30 +183,28 @@ def cross_sell_week(
     if not decision.refit:
         rules, report = loaded
         offers, prospects, metrics = timer("score", score_week, rules, baskets, as_of, cfg)
-        tables = {"cross_sell_offers": offers, "product_prospects": prospects,
-                  "product_affinity": report}  # fmt: skip
-        return Week(snapshot, tables, metrics, champion.run_id, decision, timer.seconds)
-
-    if baskets.pairs.empty:
-        rules = None
-        offers, prospects, metrics = recommend(baskets, as_of, cfg)  # empty tables
+        run_id = champion.run_id
     else:
-        rules, bought, customers = timer("fit", fit_rules, baskets, as_of, cfg)
-        offers, prospects, metrics = timer("score", score, rules, bought, customers, cfg)
-    report = timer("affinity", lambda: pd.concat(
-        [affinity(baskets, "product", cfg), affinity(baskets, "category", cfg)],
-        ignore_index=True,
-    ))  # fmt: skip
-    metrics |= timer("backtest", evaluate_offers, baskets, as_of, cfg)
-    params = {**{k: str(v) for k, v in cfg.__dict__.items()}, "snapshot_date": str(snapshot)}
-    artifacts: dict[str, pd.DataFrame] = {"product_affinity.csv": report}
-    if rules is not None:  # nothing to reuse from a week without purchases
-        items, pairs = rules_to_frames(rules)
-        params |= {"rules_format": RULES_FORMAT,
-                   "rules_version": (champion.version if champion else 0) + 1}  # fmt: skip
-        artifacts |= dict(zip(ARTIFACTS, (items, pairs, report), strict=True))
-    run_id = timer("mlflow_log", tracking.log_run, EXPERIMENT, params=params, metrics=metrics,
-                   artifacts=artifacts)  # fmt: skip
+        if baskets.pairs.empty:
+            rules = None
+            offers, prospects, metrics = recommend(baskets, as_of, cfg)  # empty tables
+        else:
+            rules, bought, customers = timer("fit", fit_rules, baskets, as_of, cfg)
+            offers, prospects, metrics = timer("score", score, rules, bought, customers, cfg)
+        report = timer("affinity", lambda: pd.concat(
+            [affinity(baskets, "product", cfg), affinity(baskets, "category", cfg)],
+            ignore_index=True,
+        ))  # fmt: skip
+        metrics |= timer("backtest", evaluate_offers, baskets, as_of, cfg)
+        params = {**{k: str(v) for k, v in cfg.__dict__.items()}, "snapshot_date": str(snapshot)}
+        artifacts: dict[str, pd.DataFrame] = {"product_affinity.csv": report}
+        if rules is not None:  # nothing to reuse from a week without purchases
+            items, pairs = rules_to_frames(rules)
+            params |= {"rules_format": RULES_FORMAT,
+                       "rules_version": (champion.version if champion else 0) + 1}  # fmt: skip
+            artifacts |= dict(zip(ARTIFACTS, (items, pairs, report), strict=True))
+        run_id = timer("mlflow_log", tracking.log_run, EXPERIMENT, params=params, metrics=metrics,
+                       artifacts=artifacts)  # fmt: skip
     tables = {"cross_sell_offers": offers, "product_prospects": prospects,
               "product_affinity": report}  # fmt: skip
     return Week(snapshot, tables, metrics, run_id, decision, timer.seconds)
@@ -221,10 +219,9 @@ def write_week(week: Week) -> dict[str, int]:
             frame = week.tables[name].copy()
             frame.insert(0, "snapshot_date", week.snapshot)
             frame["model_run_id"] = week.run_id
-            con.register("_df", pa.Table.from_pandas(frame, preserve_index=False))
-            con.sql(f"create or replace table ml.{name} as select * from _df")
-            con.unregister("_df")
-            counts[name] = len(frame)
+            # from Arrow: faster than DuckDB's scan of pandas object columns
+            counts[name] = replace_table(con, f"ml.{name}",
+                                         pa.Table.from_pandas(frame, preserve_index=False))
     week.seconds["write"] = round(time.perf_counter() - start, 3)
     return counts
 

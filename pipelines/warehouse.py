@@ -105,6 +105,23 @@ def connect(
         yield con
 
 
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame) -> int:
+    """Create or replace `table` with the rows of `frame` (a pandas DataFrame or an Arrow
+    table); returns its row count."""
+    con.register("_frame", frame)
+    try:
+        con.sql(f"create or replace table {table} as select * from _frame")
+    finally:
+        con.unregister("_frame")
+    return len(frame)
+
+
+def write_table(table: str, frame) -> int:
+    """`replace_table` on a connection of its own."""
+    with connect() as con:
+        return replace_table(con, table, frame)
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         con.sql(

@@ -19,11 +19,9 @@ from pipelines.defs.ml import (
     model_output_metadata,
     paid_orders,
     refit_decision,
-    table_exists,
     tracking,
-    write_table,
 )
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, table_exists, write_table
 
 MEMBERS = dg.AssetKey(["marts", "campaign_members"])
 ORDERS = dg.AssetKey(["marts", "orders"])

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipelines.config import settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, markdown_table
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, table_exists, write_table
 
 FEATURES = dg.AssetKey(["marts", "customer_features_weekly"])
 UPSTREAM = [dg.AssetKey(["marts", "customer_360"]), dg.AssetKey(["marts", "orders"]), FEATURES]
@@ -56,24 +56,6 @@ def paid_orders(con, before: date) -> pd.DataFrame:
         "order by customer_id, ordered_at, order_id",
         params=[before],
     ).df()
-
-
-def write_table(table: str, df: pd.DataFrame) -> int:
-    with connect() as con:
-        con.register("_df", df)
-        con.sql(f"create or replace table {table} as select * from _df")
-        con.unregister("_df")
-    return len(df)
-
-
-def table_exists(con, schema: str, table: str) -> bool:
-    return bool(
-        con.sql(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            params=[schema, table],
-        ).fetchone()[0]
-    )
 
 
 def previous_week(con, history: str, snapshot: date, cols: list[str]) -> pd.DataFrame | None:
