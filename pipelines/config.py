@@ -41,6 +41,9 @@ class Settings:
     # the churn model trains on a repeatable sample of customers when the weekly snapshots
     # hold more rows than this; the newest week is always scored in full
     churn_max_train_rows: int = 2_000_000
+    # a backfill of weekly snapshots builds at most this many customer-weeks per dbt run: one
+    # statement for 60 weeks of 1M customers spilled 54 GB to disk (decision 0081)
+    snapshot_rows_per_build: int = 10_000_000
     # model assets train a challenger only when asked (C360_REFIT=1), when the champion is
     # this many weeks old or more, drifted, or cannot score; otherwise they reuse it (0019)
     refit: bool = False
@@ -103,6 +106,7 @@ def settings() -> Settings:
         # weekly exports plus a day of slack
         freshness_max_hours=float(os.environ.get("C360_FRESHNESS_MAX_HOURS", "192")),
         churn_max_train_rows=int(os.environ.get("C360_CHURN_MAX_TRAIN_ROWS", "2000000")),
+        snapshot_rows_per_build=int(os.environ.get("C360_SNAPSHOT_ROWS_PER_BUILD", "10000000")),
         refit=os.environ.get("C360_REFIT", "").strip().lower() in ("1", "true", "yes", "on"),
         refit_every_weeks=int(os.environ.get("C360_REFIT_EVERY_WEEKS", "4")),
     )

@@ -59,6 +59,32 @@ def load_outcomes(con, attribution_days: int) -> pd.DataFrame:
     return attribute_outcomes(members, orders, attribution_days)
 
 
+def member_snapshots(con, outcomes: pd.DataFrame, feature_cols: list[str] = FEATURE_COLS
+                     ) -> pd.DataFrame:
+    """The weekly snapshot rows `training_frame` matches to campaign members: for each
+    member's customer and campaign start, the customer's latest snapshot usable before the
+    start (an ASOF join in DuckDB). Reading every snapshot (customers x weeks) into pandas
+    took ~19 GB at 1M customers; these rows give `training_frame` the same matches."""
+    members = outcomes.loc[outcomes["customer_id"].notna(), ["customer_id", "campaign_start"]]
+    con.register("_members", members.drop_duplicates())
+    try:
+        return con.sql(f"""
+            with snapshots as (
+                select customer_id, snapshot_date, {', '.join(feature_cols)},
+                       cast(snapshot_date as timestamp) + interval 1 day as usable_from
+                from marts.customer_features_weekly
+                where customer_id in (select customer_id from _members)
+            )
+            select distinct s.customer_id, s.snapshot_date, {', '.join(
+                f's.{c}' for c in feature_cols)}
+            from _members m asof join snapshots s
+              on m.customer_id = s.customer_id
+             and cast(m.campaign_start as timestamp) > s.usable_from
+            order by s.customer_id, s.snapshot_date""").df()
+    finally:
+        con.unregister("_members")
+
+
 def current_segments(con) -> pd.DataFrame:
     """customer_id, segment_type, segment: the latest RFM segment and value x churn quadrant
     (the current assignment, not the one at the time of each campaign)."""
@@ -219,9 +245,12 @@ def fit_campaign_model(context, cfg: CampaignConfig):
 
     with connect(read_only=True) as con:
         outcomes = load_outcomes(con, cfg.attribution_days)
-        snapshots = con.sql(
+        snapshots = member_snapshots(con, outcomes)
+        snapshot = latest_snapshot(con)
+        latest = con.sql(
             f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
-            "from marts.customer_features_weekly order by customer_id, snapshot_date").df()
+            "from marts.customer_features_weekly where snapshot_date = ? "
+            "order by customer_id", params=[snapshot]).df()
     train = training_frame(outcomes, snapshots, FEATURE_COLS)
     if len(train) < MIN_TRAINING_ROWS or train["converted"].nunique() < 2:
         reason = (f"not enough history: campaign_response needs at least {MIN_TRAINING_ROWS} "
@@ -251,8 +280,6 @@ def fit_campaign_model(context, cfg: CampaignConfig):
         metrics |= {f"valid_{k}": v for k, v in uplift_metrics(scored, 0.3).items()}
         metrics["valid_campaigns"] = float(valid_part["campaign_id"].nunique())
     model = fit_uplift_model(train, FEATURE_COLS, cfg)
-    snapshot = snapshots["snapshot_date"].max()
-    latest = snapshots[snapshots["snapshot_date"] == snapshot].reset_index(drop=True)
     version = tracking("campaign_response").log_and_register(
         name="campaign_response",
         model_kind="sklearn",

@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from pipelines.config import DBT_PROJECT_DIR, export_env, settings
 from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, weekly_partitions
 from pipelines.quality.dbt_tests import describe_dbt_test
+from pipelines.warehouse import connect, table_exists
 
 export_env()
 dbt_project = DbtProject(
@@ -98,12 +99,28 @@ def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: di
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
-def snapshot_vars(window: dg.TimeWindow) -> dict[str, str]:
-    """dbt vars for the weeks of a partition window (Mondays, inclusive)."""
-    return {
-        "snapshot_from": window.start.date().isoformat(),
-        "snapshot_to": (window.end - timedelta(days=7)).date().isoformat(),
-    }
+def snapshot_vars(window: dg.TimeWindow, weeks_per_build: int | None = None
+                  ) -> list[dict[str, str]]:
+    """dbt vars for the weeks of a partition window (Mondays, inclusive), in consecutive
+    ranges of at most `weeks_per_build` weeks (one range if None)."""
+    first, last = window.start.date(), (window.end - timedelta(days=7)).date()
+    step = timedelta(weeks=weeks_per_build or ((last - first).days // 7 + 1))
+    ranges = []
+    while first <= last:
+        to = min(first + step - timedelta(weeks=1), last)
+        ranges.append({"snapshot_from": first.isoformat(), "snapshot_to": to.isoformat()})
+        first = to + timedelta(weeks=1)
+    return ranges
+
+
+def weeks_per_build() -> int:
+    """Weeks one dbt run of customer_features_weekly builds: its memory and spill grow with
+    customers x weeks, so a backfill is split into runs of at most `snapshot_rows_per_build`
+    customer-weeks (decision 0081)."""
+    with connect(read_only=True) as con:
+        customers = (con.sql("select count(*) from marts.customers").fetchone()[0]
+                     if table_exists(con, "marts", "customers") else 0)
+    return max(1, settings().snapshot_rows_per_build // max(customers, 1))
 
 
 @dbt_assets(
@@ -139,9 +156,14 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: Db
     name="dbt_customer_features_weekly",
 )
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    dbt_vars = snapshot_vars(context.partition_time_window)
-    context.log.info(f"building weekly snapshots {dbt_vars}")
-    yield from run_dbt(context, dbt, dbt_vars)
+    *earlier, last = snapshot_vars(context.partition_time_window, weeks_per_build())
+    for dbt_vars in earlier:  # a failed model or test raises here and stops the backfill
+        context.log.info(f"building weekly snapshots {dbt_vars}")
+        invocation = dbt.cli(dbt_build_args(dbt_vars), context=context).wait()
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    # the last range is streamed: its materialisation and test results are the step's events
+    context.log.info(f"building weekly snapshots {last}")
+    yield from run_dbt(context, dbt, last)
 
 
 @dbt_assets(

@@ -23,7 +23,9 @@ INCREMENT_END = "2026-11-15"
 
 
 def run_demo(data_dir: Path, end_date: str = END_DATE) -> subprocess.CompletedProcess:
-    env = {**os.environ, "C360_DATA_DIR": str(data_dir)}
+    # at most 40 weeks of snapshots per dbt run: the 60-week backfill takes two (decision 0081)
+    env = {**os.environ, "C360_DATA_DIR": str(data_dir),
+           "C360_SNAPSHOT_ROWS_PER_BUILD": str(CUSTOMERS * 40)}
     for var in (
         "C360_WAREHOUSE",
         "C360_LANDING_DIR",

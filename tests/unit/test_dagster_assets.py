@@ -150,3 +150,23 @@ def test_block_severity_stops_downstream_steps_and_warn_does_not(
         assert "Data Docs: " in message and message.rstrip().endswith("scores.html")
         docs = evaluation.metadata["data_docs"].value
         assert docs.endswith("data_docs/scores.html") and __import__("os").path.exists(docs)
+
+
+def test_a_snapshot_backfill_is_split_into_consecutive_week_ranges():
+    from datetime import datetime
+
+    from pipelines.defs.dbt import snapshot_vars
+
+    # partition keys are Mondays; the window's end is the Monday after the last week
+    window = dg.TimeWindow(datetime(2026, 1, 5), datetime(2026, 3, 16))  # 10 weeks
+    ranges = snapshot_vars(window, 4)
+    assert ranges == [
+        {"snapshot_from": "2026-01-05", "snapshot_to": "2026-01-26"},
+        {"snapshot_from": "2026-02-02", "snapshot_to": "2026-02-23"},
+        {"snapshot_from": "2026-03-02", "snapshot_to": "2026-03-09"},
+    ]
+    assert snapshot_vars(window) == [{"snapshot_from": "2026-01-05",
+                                      "snapshot_to": "2026-03-09"}]
+    one_week = dg.TimeWindow(datetime(2026, 3, 9), datetime(2026, 3, 16))
+    assert snapshot_vars(one_week, 4) == [{"snapshot_from": "2026-03-09",
+                                           "snapshot_to": "2026-03-09"}]

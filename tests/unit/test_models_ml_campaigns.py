@@ -186,6 +186,36 @@ def test_training_frame_uses_only_snapshots_before_the_send():
     assert (c2["x"] > 0).mean() > 0.99
 
 
+def test_the_snapshot_rows_read_for_training_give_the_same_training_frame():
+    import duckdb
+
+    from pipelines.defs.campaigns import member_snapshots
+
+    rng = np.random.default_rng(8)
+    outcomes, _ = features_and_outcomes(rng, n=600)
+    outcomes["customer_id"] = [f"p{i % 300}" for i in range(600)]  # in both campaigns
+    # c2 starts at midnight: the week ending the day before is usable only from that instant
+    c2 = outcomes["campaign_id"] == "c2"
+    outcomes.loc[c2, "campaign_start"] = outcomes.loc[c2, "campaign_start"].dt.normalize()
+    snaps = pd.concat([pd.DataFrame({
+        "customer_id": [f"p{i}" for i in range(400)],  # p300..p399 were never members
+        "snapshot_date": (T0 + pd.Timedelta(days=days)).date(),
+        "x": rng.normal(size=400), "noise": rng.normal(size=400)})
+        for days in (-15, -8, -1, 2, 55, 62, 69, 76)], ignore_index=True)
+    snaps = snaps[rng.random(len(snaps)) < 0.8]  # customers without a row in some weeks
+    con = duckdb.connect()
+    con.sql("set TimeZone = 'UTC'")
+    con.sql("create schema marts")
+    con.sql("create table marts.customer_features_weekly as select * from snaps")
+    read = member_snapshots(con, outcomes, ["x", "noise"])
+    assert len(read) < len(snaps) / 3
+    snaps["snapshot_date"] = pd.to_datetime(snaps["snapshot_date"]).astype("datetime64[us]")
+    expected = training_frame(outcomes, snaps, ["x", "noise"])
+    got = training_frame(outcomes, read, ["x", "noise"])
+    assert len(got) > 500
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
 def test_uplift_model_ranks_persuadable_customers_first():
     rng = np.random.default_rng(6)
     outcomes, snaps = features_and_outcomes(rng)
