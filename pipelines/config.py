@@ -31,6 +31,9 @@ class Settings:
     snapshot_start: str
     duckdb_memory_limit: str
     duckdb_threads: int
+    # Splink's own in-memory DuckDB: below the warehouse's limit, because the identity step
+    # holds the records in pandas beside it (1.7M records: ~4.5 GB) (decision 0082)
+    matcher_memory_limit: str
     default_phone_region: str
     match_threshold: float
     restricted_dir: Path
@@ -92,6 +95,7 @@ def settings() -> Settings:
         snapshot_start=os.environ.get("C360_SNAPSHOT_START", "2024-11-18"),
         duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
         duckdb_threads=int(os.environ.get("C360_DUCKDB_THREADS", "2")),
+        matcher_memory_limit=os.environ.get("C360_MATCHER_MEMORY_LIMIT", "4GB"),
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),

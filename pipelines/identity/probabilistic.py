@@ -674,8 +674,10 @@ def _linker(
         con.sql(f"set threads = {int(threads)}")
         from pipelines.config import settings as app_settings
 
-        # the pipeline's DuckDB memory limit here too (an in-memory database spills to disk)
-        con.sql(f"set memory_limit = '{app_settings().duckdb_memory_limit}'")
+        # a memory limit of its own; beyond it the in-memory database spills to disk
+        s = app_settings()
+        con.sql(f"set memory_limit = '{s.matcher_memory_limit}'")
+        con.sql(f"set temp_directory = '{s.warehouse_path.parent / 'matcher.tmp'}'")
         db_api = DuckDBAPI(connection=con)
         data = _as_arrow(prepared) if data is None else data
         table = db_api.register(data, table_name="records")
