@@ -61,7 +61,7 @@ def read_baskets(con, as_of: date, basket: str = "customer", fit: bool = True) -
     before = datetime.combine(as_of, datetime.min.time())  # a timestamp: no cast per row
 
     def df(sql: str):
-        return con.sql(sql, params=[before]).df()
+        return con.execute(sql, [before]).df()
 
     pairs = df(f"select customer_id, sku, min(ordered_at) as first_at {_PAID} group by all")
     days = df(

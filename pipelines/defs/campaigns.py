@@ -190,10 +190,10 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
     if not decision.refit:
         # the champion scores the newest week: no older snapshots, no campaign outcomes (0019)
         with connect(read_only=True) as con:
-            latest = con.sql(
+            latest = con.execute(
                 f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
                 "from marts.customer_features_weekly where snapshot_date = ? "
-                "order by customer_id", params=[newest]).df()
+                "order by customer_id", [newest]).df()
         snapshot = latest["snapshot_date"].max()
         out = score_uplift(champion, latest, FEATURE_COLS)
         version = decision.champion.version
@@ -247,10 +247,10 @@ def fit_campaign_model(context, cfg: CampaignConfig):
         outcomes = load_outcomes(con, cfg.attribution_days)
         snapshots = member_snapshots(con, outcomes)
         snapshot = latest_snapshot(con)
-        latest = con.sql(
+        latest = con.execute(
             f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
             "from marts.customer_features_weekly where snapshot_date = ? "
-            "order by customer_id", params=[snapshot]).df()
+            "order by customer_id", [snapshot]).df()
     train = training_frame(outcomes, snapshots, FEATURE_COLS)
     if len(train) < MIN_TRAINING_ROWS or train["converted"].nunique() < 2:
         reason = (f"not enough history: campaign_response needs at least {MIN_TRAINING_ROWS} "

@@ -48,25 +48,24 @@ def latest_snapshot(con) -> date:
 
 
 def paid_orders(con, before: date) -> pd.DataFrame:
-    return con.sql(
+    # con.execute, not con.sql(..., params=): a relation from a query with parameters took
+    # 6 s here at 1M customers instead of 1.3 s, and 9.5 s instead of 0.5 s for one weekly
+    # snapshot of customer_features_weekly (DuckDB 1.4)
+    return con.execute(
         "select customer_id, order_id, ordered_at, cast(amount_cny as double) as amount_cny "
         "from marts.orders where is_paid and customer_id is not null and ordered_at < ? "
         # a fixed row order: model fits (k-means init, boosting splits) depend on it, and the
         # same inputs must give the same published tables (docs/reliability.md)
-        "order by customer_id, ordered_at, order_id",
-        params=[before],
-    ).df()
+        "order by customer_id, ordered_at, order_id", [before]).df()
 
 
 def previous_week(con, history: str, snapshot: date, cols: list[str]) -> pd.DataFrame | None:
     """Rows of the latest snapshot before `snapshot` in ml.<history> (None if there is none)."""
     if not table_exists(con, "ml", history):
         return None
-    df = con.sql(
+    df = con.execute(
         f"select {', '.join(cols)} from ml.{history} where snapshot_date = "
-        f"(select max(snapshot_date) from ml.{history} where snapshot_date < ?)",
-        params=[snapshot],
-    ).df()
+        f"(select max(snapshot_date) from ml.{history} where snapshot_date < ?)", [snapshot]).df()
     return df if len(df) else None
 
 
@@ -114,11 +113,9 @@ def drift_reason_for_run(run_id: str | None) -> str | None:
     with connect(read_only=True) as con:
         if not table_exists(con, "ml", "model_drift"):
             return None
-        drifted = con.sql(
+        drifted = con.execute(
             "select name from ml.model_drift where run_id = ? and refit_recommended "
-            "and status = 'drift' and kind <> 'clock' order by psi desc",
-            params=[run_id],
-        ).fetchall()
+            "and status = 'drift' and kind <> 'clock' order by psi desc", [run_id]).fetchall()
     if not drifted:
         return None
     return "champion inputs drifted (PSI >= 0.25): " + ", ".join(r[0] for r in drifted)
@@ -202,11 +199,10 @@ def customer_segments(
     with connect(read_only=True) as con:
         snapshot = latest_snapshot(con)
         orders = paid_orders(con, snapshot + timedelta(days=1))
-        features = con.sql(  # only the columns clustered on (memory at scale)
+        features = con.execute(  # only the columns clustered on (memory at scale)
             f"select customer_id, {', '.join(SEGMENT_FEATURES)} "
             "from marts.customer_features_weekly where snapshot_date = ? order by customer_id",
-            params=[snapshot],
-        ).df()
+            [snapshot]).df()
         previous = previous_week(
             con, "customer_segments_history", snapshot, ["customer_id", "cluster", "rfm_segment"]
         )
@@ -451,12 +447,10 @@ def customer_churn(context: dg.AssetExecutionContext, config: ModelRunConfig
         # the champion scores the newest week: only its rows and the model's columns are read,
         # no older snapshots and no orders (labels are for training only) (0019)
         with connect(read_only=True) as con:
-            latest = con.sql(
+            latest = con.execute(
                 f"select customer_id, snapshot_date, {', '.join(champion.feature_cols)} "
                 "from marts.customer_features_weekly where snapshot_date = ? "
-                "order by customer_id",
-                params=[snapshot],
-            ).df()
+                "order by customer_id", [snapshot]).df()
         used_version = decision.champion.version
         out = score_churn(champion, latest, champion.feature_cols)
         gate: dict = {}
@@ -734,11 +728,9 @@ def model_drift(context: dg.AssetExecutionContext):
             "from ml.customer_churn"
         ).df()
         snapshot = latest_snapshot(con)
-        features = con.sql(  # the churn model's inputs only
+        features = con.execute(  # the churn model's inputs only
             f"select customer_id, {', '.join(FEATURE_COLS)} "
-            "from marts.customer_features_weekly where snapshot_date = ?",
-            params=[snapshot],
-        ).df()
+            "from marts.customer_features_weekly where snapshot_date = ?", [snapshot]).df()
     version = str(scores["model_version"].iloc[0]) if len(scores) else None
     tracking("customer_churn")
     run_id, ref = None, {}

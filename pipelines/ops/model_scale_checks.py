@@ -52,8 +52,8 @@ def check_shap(con, train_rows: int) -> None:
     model, metrics = train_churn(labeled, FEATURE_COLS)
     print(f"trained on {metrics['n_train']:,} rows: {_since(start)}, ROC AUC "
           f"{metrics['roc_auc']:.3f}")
-    latest = con.sql(f"select {', '.join(FEATURE_COLS)} from marts.customer_features_weekly "
-                     "where snapshot_date = ? order by customer_id", params=[newest]).df()
+    latest = con.execute(f"select {', '.join(FEATURE_COLS)} from marts.customer_features_weekly "
+                     "where snapshot_date = ? order by customer_id", [newest]).df()
     x = numeric(latest, FEATURE_COLS).to_numpy(dtype=float)
     n = min(20_000, len(x))
     start = _clock()
