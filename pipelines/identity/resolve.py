@@ -50,9 +50,13 @@ def _previous(con, table: str, columns: str) -> pd.DataFrame | None:
     return con.sql(f"select {columns} from identity.{table}").df()
 
 
+# Every record field matching reads (the Splink columns derive from `OWN_INPUTS`, the
+# identifier links from `IDENTIFIER_KINDS`). The street was missing until decision 0083: a
+# record whose only change was its street kept its customer without being matched again.
 MATCH_INPUTS = [
     "first_name", "last_name", "full_name", "name_key", "email_key", "is_role_mailbox",
     "phone_e164", "loyalty_card_number", "weibo_handle", "city", "postcode", "birth_date",
+    "street",
 ]  # fmt: skip
 REVIEW_COLUMNS = [
     "left_source_system", "left_source_record_id", "right_source_system",
@@ -63,7 +67,7 @@ REVIEW_COLUMNS = [
 def record_hashes(records: pd.DataFrame) -> pd.Series:
     """A fingerprint of what matching reads from each record: a record whose fingerprint
     changed is matched again on an incremental run."""
-    values = records[MATCH_INPUTS].astype("string").fillna("\x00")
+    values = records.reindex(columns=MATCH_INPUTS).astype("string").fillna("\x00")
     return pd.util.hash_pandas_object(values, index=False).astype("uint64").astype("string")
 
 

@@ -162,3 +162,18 @@ def test_a_week_without_changes_derives_nothing_and_changes_nothing(tmp_path, we
     after = _tables(con)
     pd.testing.assert_frame_equal(before["customer_map"], after["customer_map"])
     assert len(after["events"]) == len(before["events"])  # no merge, split or create
+
+
+def test_the_record_fingerprint_covers_every_field_matching_reads():
+    from pipelines.identity.deterministic import IDENTIFIER_KINDS
+    from pipelines.identity.probabilistic import OWN_INPUTS
+    from pipelines.identity.resolve import MATCH_INPUTS, record_hashes
+
+    assert set(OWN_INPUTS) | set(IDENTIFIER_KINDS) <= set(MATCH_INPUTS)
+    records, _ = _records()
+    records["street"] = "1 High Street"
+    moved = records.copy()
+    moved.loc[3, "street"] = "88 Another Road"  # only the street changes
+    before, after = record_hashes(records), record_hashes(moved)
+    assert before[3] != after[3]
+    assert (before.drop(index=3) == after.drop(index=3)).all()
