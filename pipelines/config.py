@@ -95,7 +95,7 @@ def settings() -> Settings:
         snapshot_start=os.environ.get("C360_SNAPSHOT_START", "2024-11-18"),
         duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT", "8GB"),
         duckdb_threads=int(os.environ.get("C360_DUCKDB_THREADS", "2")),
-        matcher_memory_limit=os.environ.get("C360_MATCHER_MEMORY_LIMIT", "4GB"),
+        matcher_memory_limit=os.environ.get("C360_MATCHER_MEMORY_LIMIT", "6GB"),
         default_phone_region=os.environ.get("C360_DEFAULT_PHONE_REGION", "CN"),
         # Splink match probability from which two records are linked
         match_threshold=float(os.environ.get("C360_MATCH_THRESHOLD", "0.9")),
