@@ -356,8 +356,9 @@ def prepare(
 def _capped(values: pd.Series, cap: float) -> pd.Series:
     """The values held by at most `cap` records (others null): blocking keys whose pairs
     grow linearly with the records."""
-    counts = values.map(values.value_counts())
-    return values.where(counts.le(cap).to_numpy() & values.notna().to_numpy(), None)
+    codes, uniques = pd.factorize(values)  # missing: -1
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    return values.where((codes >= 0) & (counts[codes] <= cap), None)
 
 
 def deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
