@@ -671,14 +671,18 @@ def _linker(
     on one thread: float sums in another order would give another model."""
     from splink import DuckDBAPI, Linker
 
-    with duckdb.connect(":memory:") as con:
-        con.sql(f"set threads = {int(threads)}")
-        from pipelines.config import settings as app_settings
+    from pipelines.config import settings as app_settings
+    from pipelines.warehouse import encryption_key, extension_directory
 
+    with duckdb.connect(":memory:", config={"extension_directory": extension_directory()}) as con:
+        con.sql(f"set threads = {int(threads)}")
         # a memory limit of its own; beyond it the in-memory database spills to disk
         s = app_settings()
         con.sql(f"set memory_limit = '{s.matcher_memory_limit}'")
         con.sql(f"set temp_directory = '{s.warehouse_path.parent / 'matcher.tmp'}'")
+        if encryption_key():  # spilled pairs carry names and contacts: encrypted at rest too
+            con.sql("load httpfs")  # OpenSSL, as for the encrypted warehouse
+            con.sql("set temp_file_encryption = true")
         db_api = DuckDBAPI(connection=con)
         data = _as_arrow(prepared) if data is None else data
         table = db_api.register(data, table_name="records")

@@ -254,3 +254,24 @@ def test_delta_prediction_scores_exactly_the_pairs_touching_new_records(data, ne
     got = prob.predict_edges(prepared, model, threshold=0.5, margin=None, delta=delta)
     assert len(touching) > 0
     pd.testing.assert_frame_equal(got, touching, check_exact=False, rtol=1e-9)
+
+
+def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp_path):
+    from pipelines import config
+
+    _, _, prepared, model = data
+    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
+    config.settings.cache_clear()
+    try:
+        for key, encrypted in ((None, False), ("unit-test-key", True)):
+            if key:
+                monkeypatch.setenv("C360_ENCRYPTION_KEY", key)
+            else:
+                monkeypatch.delenv("C360_ENCRYPTION_KEY", raising=False)
+            with prob._linker(prepared, model) as (_, db_api):
+                con = db_api._con
+                assert con.sql("select current_setting('temp_file_encryption')").fetchone()[0] \
+                    is encrypted
+                assert con.sql("select current_setting('memory_limit')").fetchone()[0] != ""
+    finally:
+        config.settings.cache_clear()
