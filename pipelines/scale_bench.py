@@ -156,12 +156,14 @@ def dagster_phase(name: str, cmd: list[str], data_dir: Path) -> dict[str, Any]:
     windows, run_end = step_windows(events)
     end = run_end or m["end"]  # the summary printed after the run is not part of it
     stages, overhead = attribute(m["samples"], windows, m["start"], end)
+    from pipelines.defs.common import SNAPSHOT_BUILD_LOG
+
     split = dbt_split(events)
     # a snapshot backfill in several dbt runs (decision 0081) streams only the last run's
     # node timings: its step cannot be split into SQL and fixed cost, so it is left out
     ranges: dict[str, int] = {}
     for e in events:
-        if (e.user_message or "").startswith("building weekly snapshots"):
+        if (e.user_message or "").startswith(SNAPSHOT_BUILD_LOG):
             ranges[e.step_key] = ranges.get(e.step_key, 0) + 1
     dbt_fixed = sum(
         w.end - w.start - split[w.name]["models"] - split[w.name]["tests"]

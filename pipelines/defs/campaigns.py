@@ -20,6 +20,7 @@ from pipelines.defs.ml import (
     paid_orders,
     refit_decision,
     tracking,
+    week_features,
 )
 from pipelines.warehouse import connect, table_exists, write_table
 
@@ -190,10 +191,7 @@ def campaign_scores(context: dg.AssetExecutionContext, config: CampaignRunConfig
     if not decision.refit:
         # the champion scores the newest week: no older snapshots, no campaign outcomes (0019)
         with connect(read_only=True) as con:
-            latest = con.execute(
-                f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
-                "from marts.customer_features_weekly where snapshot_date = ? "
-                "order by customer_id", [newest]).df()
+            latest = week_features(con, newest, FEATURE_COLS)
         snapshot = latest["snapshot_date"].max()
         out = score_uplift(champion, latest, FEATURE_COLS)
         version = decision.champion.version
@@ -247,10 +245,7 @@ def fit_campaign_model(context, cfg: CampaignConfig):
         outcomes = load_outcomes(con, cfg.attribution_days)
         snapshots = member_snapshots(con, outcomes)
         snapshot = latest_snapshot(con)
-        latest = con.execute(
-            f"select customer_id, snapshot_date, {', '.join(FEATURE_COLS)} "
-            "from marts.customer_features_weekly where snapshot_date = ? "
-            "order by customer_id", [snapshot]).df()
+        latest = week_features(con, snapshot, FEATURE_COLS)
     train = training_frame(outcomes, snapshots, FEATURE_COLS)
     if len(train) < MIN_TRAINING_ROWS or train["converted"].nunique() < 2:
         reason = (f"not enough history: campaign_response needs at least {MIN_TRAINING_ROWS} "

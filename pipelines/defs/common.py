@@ -8,6 +8,8 @@ from pipelines.config import settings
 # the instance (dagster.yaml) limits every pool to one step at a time.
 WAREHOUSE_POOL = "duckdb_writer"
 OWNERS = ["team:data-engineering"]
+# logged once per dbt run of a snapshot build (decision 0081); `make bench` counts them
+SNAPSHOT_BUILD_LOG = "building weekly snapshots"
 
 # Weeks run Monday..Sunday (day_offset=1 matches DuckDB's date_trunc('week')); a partition's
 # snapshot is as of the end of its Sunday.

@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.config import DBT_PROJECT_DIR, export_env, settings
-from pipelines.defs.common import OWNERS, WAREHOUSE_POOL, weekly_partitions
+from pipelines.defs.common import OWNERS, SNAPSHOT_BUILD_LOG, WAREHOUSE_POOL, weekly_partitions
 from pipelines.quality.dbt_tests import describe_dbt_test
 from pipelines.warehouse import connect, table_exists
 
@@ -158,11 +158,11 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: Db
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     *earlier, last = snapshot_vars(context.partition_time_window, weeks_per_build())
     for dbt_vars in earlier:  # a failed model or test raises here and stops the backfill
-        context.log.info(f"building weekly snapshots {dbt_vars}")
+        context.log.info(f"{SNAPSHOT_BUILD_LOG} {dbt_vars}")
         invocation = dbt.cli(dbt_build_args(dbt_vars), context=context).wait()
         shutil.rmtree(invocation.target_path, ignore_errors=True)
     # the last range is streamed: its materialisation and test results are the step's events
-    context.log.info(f"building weekly snapshots {last}")
+    context.log.info(f"{SNAPSHOT_BUILD_LOG} {last}")
     yield from run_dbt(context, dbt, last)
 
 

@@ -59,6 +59,15 @@ def paid_orders(con, before: date) -> pd.DataFrame:
         "order by customer_id, ordered_at, order_id", [before]).df()
 
 
+def week_features(con, snapshot: date, cols: list[str]) -> pd.DataFrame:
+    """customer_id, snapshot_date and `cols` of one weekly snapshot, by customer: a model
+    scoring the newest week reads only that week's rows and its own columns (0019)."""
+    return con.execute(
+        f"select customer_id, snapshot_date, {', '.join(cols)} "
+        "from marts.customer_features_weekly where snapshot_date = ? order by customer_id",
+        [snapshot]).df()
+
+
 def previous_week(con, history: str, snapshot: date, cols: list[str]) -> pd.DataFrame | None:
     """Rows of the latest snapshot before `snapshot` in ml.<history> (None if there is none)."""
     if not table_exists(con, "ml", history):
@@ -447,10 +456,7 @@ def customer_churn(context: dg.AssetExecutionContext, config: ModelRunConfig
         # the champion scores the newest week: only its rows and the model's columns are read,
         # no older snapshots and no orders (labels are for training only) (0019)
         with connect(read_only=True) as con:
-            latest = con.execute(
-                f"select customer_id, snapshot_date, {', '.join(champion.feature_cols)} "
-                "from marts.customer_features_weekly where snapshot_date = ? "
-                "order by customer_id", [snapshot]).df()
+            latest = week_features(con, snapshot, champion.feature_cols)
         used_version = decision.champion.version
         out = score_churn(champion, latest, champion.feature_cols)
         gate: dict = {}

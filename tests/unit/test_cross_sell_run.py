@@ -21,7 +21,7 @@ from pipelines.cross_sell_run import (
     read_baskets,
     run_week,
 )
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, replace_table
 from tests.conftest import fresh_data_dir
 
 SNAPSHOT = date(2026, 11, 8)
@@ -57,10 +57,8 @@ def warehouse(tmp_path, monkeypatch):
     with fresh_data_dir(tmp_path, monkeypatch):
         snaps = pd.DataFrame({"customer_id": ["C0000"], "snapshot_date": [SNAPSHOT]})
         with connect() as con:
-            con.register("l", LINES)
-            con.register("s", snaps)
-            con.sql("create table marts.order_items as select * from l")
-            con.sql("create table marts.customer_features_weekly as select * from s")
+            replace_table(con, "marts.order_items", LINES)
+            replace_table(con, "marts.customer_features_weekly", snaps)
         yield tmp_path
 
 

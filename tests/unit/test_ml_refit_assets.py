@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pipelines import config
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, replace_table
 from tests.conftest import fresh_data_dir
 
 N_CUSTOMERS = 150
@@ -70,10 +70,8 @@ def warehouse(tmp_path, monkeypatch):
     with fresh_data_dir(tmp_path, monkeypatch):
         orders, snaps = generated_marts()
         with connect() as con:
-            con.register("o", orders)
-            con.register("s", snaps)
-            con.sql("create table marts.orders as select * from o")
-            con.sql("create table marts.customer_features_weekly as select * from s")
+            replace_table(con, "marts.orders", orders)
+            replace_table(con, "marts.customer_features_weekly", snaps)
         yield tmp_path
 
 
