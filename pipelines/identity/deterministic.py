@@ -10,7 +10,6 @@ those of the probabilistic matcher, are clustered with guards (`clustering.py`).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from itertools import combinations, permutations
 
@@ -127,32 +126,66 @@ def identifiers(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def demoted_identifiers(ids: pd.DataFrame, guards: Guards = Guards()) -> pd.DataFrame:
-    """Identifier values that must not link records, with the reason."""
-    groups = ids.groupby(["kind", "value"], sort=False)
-    stats = groups.agg(records=("record", "size"), is_role=("is_role", "any")).reset_index()
-    shared = stats[stats["records"] > 1]
-    reasons = pd.Series(pd.NA, index=shared.index, dtype="object")
-    reasons[shared["records"] > guards.max_records] = "shared_by_too_many_records"
-    reasons[shared["is_role"]] = "role_mailbox"
-    phones = (shared["kind"] == "phone_e164").to_numpy()  # only phones are parsed (slow)
-    business = np.zeros(len(shared), dtype=bool)
-    business[phones] = shared["value"][phones].map(is_business_number).to_numpy(dtype=bool)
+def demoted_identifiers(
+    ids: pd.DataFrame, guards: Guards = Guards(), earlier: pd.DataFrame | None = None,
+    changed: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Identifier values that must not link records, with the reason.
+
+    Incremental, with `earlier` (the last run's demotions: kind, value, records, reason) and
+    `changed` (per record position: new or changed since that run): a value none of whose
+    records changed keeps its earlier verdict, unless it was demoted and has lost records
+    since. The verdicts only grow with a value's records (more records, names, role flags),
+    so a value that lost records without gaining any cannot have become demoted. Decision
+    0084."""
+    codes = ids.groupby(["kind", "value"], sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # ngroup numbers groups as they appear
+    groups = pd.DataFrame({"kind": ids["kind"].to_numpy()[first],
+                           "value": ids["value"].to_numpy()[first],
+                           "records": np.bincount(codes)})
+    shared = groups["records"].to_numpy() > 1
+    judge = shared.copy()  # the values judged now
+    reasons = np.full(len(groups), None, dtype=object)
+    if earlier is not None and changed is not None:
+        touched = np.zeros(len(groups), dtype=bool)
+        touched[codes[changed[ids["record"].to_numpy()]]] = True
+        before = groups[["kind", "value"]].merge(
+            earlier[["kind", "value", "records", "reason"]], how="left", on=["kind", "value"])
+        same = ~touched & (before["reason"].isna() | before["records"].eq(groups["records"]))
+        judge &= ~same.to_numpy()
+        reasons[~judge] = before["reason"].to_numpy(dtype=object)[~judge]
+    reasons[judge] = _verdicts(ids[judge[codes]], codes[judge[codes]], groups, guards)[judge]
+    out = groups.assign(reason=reasons)[shared & pd.notna(reasons)]
+    return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
+
+
+def _verdicts(ids: pd.DataFrame, codes: np.ndarray, groups: pd.DataFrame,
+              guards: Guards) -> np.ndarray:
+    """Why each group (row of `groups`, of which `ids` holds the records with group number
+    `codes`) is demoted, or None."""
+    reasons = np.full(len(groups), None, dtype=object)
+    judged = np.zeros(len(groups), dtype=bool)
+    judged[codes] = True
+    reasons[judged & (groups["records"] > guards.max_records).to_numpy()] = \
+        "shared_by_too_many_records"
+    role = np.zeros(len(groups), dtype=bool)
+    role[codes[ids["is_role"].to_numpy(dtype=bool)]] = True
+    reasons[role] = "role_mailbox"
+    phones = judged & (groups["kind"] == "phone_e164").to_numpy()  # only phones are parsed
+    business = np.zeros(len(groups), dtype=bool)
+    business[phones] = groups["value"][phones].map(is_business_number).to_numpy(dtype=bool)
     reasons[business] = "business_number"
     # name conflicts: only groups with two or more distinct names need a look
-    named = ids.dropna(subset=["name_key"]).drop_duplicates(["kind", "value", "name_key"])
-    multi = named[named.duplicated(["kind", "value"], keep=False)]
-    conflicts = set()
-    for (kind, value), names in multi.groupby(["kind", "value"], sort=False)["name_key"]:
-        if any(
+    named = pd.DataFrame({"group": codes, "name_key": ids["name_key"].to_numpy()}).dropna()
+    named = named.drop_duplicates()
+    multi = named[named.duplicated("group", keep=False)]
+    for group, names in multi.groupby("group", sort=False)["name_key"]:
+        if reasons[group] is None and any(
             not names_compatible(a, b, guards.token_similarity)
             for a, b in combinations(names.tolist(), 2)
         ):
-            conflicts.add((kind, value))
-    in_conflict = [(k, v) in conflicts for k, v in zip(shared["kind"], shared["value"])]
-    reasons[np.array(in_conflict, dtype=bool) & reasons.isna().to_numpy()] = "different_people"
-    out = shared.assign(reason=reasons).dropna(subset=["reason"])
-    return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
+            reasons[group] = "different_people"
+    return reasons
 
 
 def household_members(
@@ -175,11 +208,26 @@ def household_members(
 DETERMINISTIC_STRENGTH = 2.0  # above any match probability: identifier links apply first
 
 
-def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
-    """Edges between records (positional) sharing a usable identifier, and the demoted
-    identifiers. Star edges: every record of a group links to the group's first record."""
+@dataclass(frozen=True)
+class IdentifierLinks:
+    """What the identifiers say about `records`: edges between records (positional) sharing
+    a usable identifier (star edges: every record of a group links to the group's first
+    record), the demoted identifiers, and the holders of family phones and mailboxes."""
+
+    edges: pd.DataFrame
+    demoted: pd.DataFrame
+    households: pd.DataFrame
+
+
+def identifier_links(
+    records: pd.DataFrame, guards: Guards = Guards(), earlier: pd.DataFrame | None = None,
+    changed: np.ndarray | None = None,
+) -> IdentifierLinks:
+    """The identifier links of `records` (positional index); `earlier` and `changed` make the
+    demotions incremental (`demoted_identifiers`)."""
+    records = records.reset_index(drop=True)
     ids = identifiers(records)
-    demoted = demoted_identifiers(ids, guards)
+    demoted = demoted_identifiers(ids, guards, earlier, changed)
     usable = ids.merge(demoted[["kind", "value"]], how="left", indicator=True)
     usable = usable[usable["_merge"] == "left_only"]
     first = usable.groupby(["kind", "value"], sort=False)["record"].transform("min")
@@ -187,27 +235,8 @@ def deterministic_edges(records: pd.DataFrame, guards: Guards = Guards()):
         "left": first.to_numpy(), "right": usable["record"].to_numpy(),
         "rule": usable["kind"].map(RULE_NAMES).to_numpy(), "strength": DETERMINISTIC_STRENGTH,
     })
-    return edges[edges["left"] != edges["right"]].reset_index(drop=True), demoted
-
-
-_LAST_LINKS: dict[tuple, tuple] = {}  # the last `_identifier_links` result, by its inputs
-
-
-def _identifier_links(
-    records: pd.DataFrame, guards: Guards
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """`deterministic_edges` and `household_members` of `records`. A run computes them twice
-    on the same records (the matcher's deterministic clusters, then the guarded clustering):
-    the last result is kept, by a fingerprint of the columns they read, and reused."""
-    columns = [c for c in (*IDENTIFIER_KINDS, "name_key", "is_role_mailbox") if c in records]
-    rows = pd.util.hash_pandas_object(records[columns].astype("string"), index=False)
-    key = (guards, len(records), tuple(columns),
-           hashlib.sha256(rows.to_numpy().tobytes()).hexdigest())
-    if key not in _LAST_LINKS:
-        edges, demoted = deterministic_edges(records, guards)
-        _LAST_LINKS.clear()
-        _LAST_LINKS[key] = (edges, demoted, household_members(records, demoted, guards))
-    return tuple(frame.copy() for frame in _LAST_LINKS[key])
+    edges = edges[edges["left"] != edges["right"]].reset_index(drop=True)
+    return IdentifierLinks(edges, demoted, household_members(records, demoted, guards))
 
 
 KEPT_RULE = "kept"  # an unchanged record stays with the customer it had (incremental runs)
@@ -231,6 +260,7 @@ def cluster(
     extra_edges: pd.DataFrame | None = None,
     cluster_guards: ClusterGuards | None = None,
     known_ids: pd.Series | None = None,
+    links: IdentifierLinks | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Assign a cluster number to every record.
 
@@ -241,11 +271,12 @@ def cluster(
 
     Incremental: with `known_ids` (the earlier customer id of each unchanged record, missing
     for new and changed ones) unchanged records stay together as they were, and only links
-    that touch a new or changed record are applied; the identifier demotions are still
-    computed on all records.
+    that touch a new or changed record are applied. `links`: the `identifier_links` of
+    `records`, when already computed.
     """
     records = records.reset_index(drop=True)
-    edges, demoted, households = _identifier_links(records, guards)
+    links = links or identifier_links(records, guards)
+    edges, demoted, households = links.edges, links.demoted, links.households
     if known_ids is not None:
         delta = known_ids.isna().to_numpy()
         edges = edges[delta[edges["left"].to_numpy()] | delta[edges["right"].to_numpy()]]

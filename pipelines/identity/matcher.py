@@ -74,17 +74,19 @@ class SplinkMatcher:
         return None
 
     def __call__(
-        self, records: pd.DataFrame, delta: np.ndarray | None = None
+        self, records: pd.DataFrame, delta: np.ndarray | None = None, links=None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Links and review candidates among `records`; with `delta`, only pairs touching a
-        new or changed record, unless a new model is trained: then every pair."""
+        new or changed record, unless a new model is trained: then every pair. `links`: the
+        records' `deterministic.identifier_links`, when already computed."""
         records = records.reset_index(drop=True)
         own = None
         if self.warehouse is not None:
             from pipelines.identity import match_cache
 
             own, self.derived_records = match_cache.own_columns(self.warehouse, records)
-        prepared = splink.prepare(records, own=own)
+        prepared = splink.prepare(records, own=own,
+                                  deterministic=splink.deterministic_clusters(records, links))
         self.train_reason = self._train_reason(prepared)
         if self.train_reason:
             splink.save_model(splink.train(prepared), self.model_path)

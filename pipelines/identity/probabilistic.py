@@ -361,16 +361,17 @@ def _capped(values: pd.Series, cap: float) -> pd.Series:
     return values.where((codes >= 0) & (counts[codes] <= cap), None)
 
 
-def deterministic_clusters(records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def deterministic_clusters(records: pd.DataFrame, links=None) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster of each record under the deterministic rules (each record alone when the
     identifier columns are missing): term frequencies count people, not records. Also the
-    demoted identifiers (kind, value): shared by different people, they are no evidence."""
+    demoted identifiers (kind, value): shared by different people, they are no evidence.
+    `links`: the records' `deterministic.identifier_links`, when already computed."""
     from pipelines.identity.deterministic import IDENTIFIER_KINDS, RECORD_KEY, cluster
 
     needed = {*RECORD_KEY, "name_key", "is_role_mailbox", *IDENTIFIER_KINDS}
     if not needed <= set(records.columns):
         return np.arange(len(records), dtype=np.int64), pd.DataFrame(columns=["kind", "value"])
-    clusters, demoted, _ = cluster(records)
+    clusters, demoted, _ = cluster(records, links=links)
     return clusters["cluster"].to_numpy().astype(np.int64), demoted
 
 

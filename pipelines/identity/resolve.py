@@ -10,16 +10,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster
+from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster, identifier_links
 from pipelines.identity.stable_ids import assign_ids, update_aliases
 from pipelines.warehouse import table_exists
 
 INPUT = "staging.int_customer_records_unioned"
-# A matcher gets the records (positional index) and a mask of the new or changed ones (None:
-# all are) and returns (links, review candidates) touching those, both with columns left,
-# right, rule, strength (match probability). A matcher that trained a new model this run (its
-# `trained` is true) scored every pair, and the run re-clusters all records.
-Matcher = Callable[[pd.DataFrame, np.ndarray | None], tuple[pd.DataFrame, pd.DataFrame]]
+# A matcher gets the records (positional index), a mask of the new or changed ones (None:
+# all are) and the records' identifier links (`deterministic.identifier_links`), and returns
+# (links, review candidates) touching those, both with columns left, right, rule, strength
+# (match probability). A matcher that trained a new model this run (its `trained` is true)
+# scored every pair, and the run re-clusters all records.
+Matcher = Callable[[pd.DataFrame, np.ndarray | None, object],
+                   tuple[pd.DataFrame, pd.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,16 @@ def resolve(
     known = None if full else _known_ids(records, previous)
     delta = None if known is None else known.isna().to_numpy()
     clock(f"read {len(records):,} records", len(records))
+    guards = guards or Guards()
+    # an incremental run judges again only the identifiers of new and changed records (0084)
+    earlier = None if delta is None else _previous(
+        con, "demoted_identifiers", "kind, value, records, reason")
+    id_links = identifier_links(records, guards, earlier, delta)
+    clock("identifier links and demotions", len(records))
     if hasattr(matcher, "warehouse"):  # it keeps per-record matching columns between runs
         matcher.warehouse = con
     try:
-        links, candidates = (matcher(records, delta) if matcher else (None, None))
+        links, candidates = (matcher(records, delta, id_links) if matcher else (None, None))
     finally:
         if hasattr(matcher, "warehouse"):
             matcher.warehouse = None
@@ -134,9 +142,9 @@ def resolve(
     matched = len(records) if delta is None else int(delta.sum())
     if matcher:
         clock(f"probabilistic matching of {matched:,} records", matched)
-    clusters, demoted, refused = cluster(records, guards or Guards(), extra_edges=links,
-                                         known_ids=known,
-                                         cluster_guards=getattr(matcher, "cluster_guards", None))
+    clusters, demoted, refused = cluster(records, guards, extra_edges=links, known_ids=known,
+                                         cluster_guards=getattr(matcher, "cluster_guards", None),
+                                         links=id_links)
     clock("guarded clustering", len(records))
     mapped, events = assign_ids(clusters, previous)
     if previous is not None:

@@ -1,8 +1,15 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.identity.clustering import ClusterGuards, guarded_clusters
-from pipelines.identity.deterministic import cluster, names_compatible
+from pipelines.identity.deterministic import (
+    Guards,
+    cluster,
+    demoted_identifiers,
+    identifiers,
+    names_compatible,
+)
 from pipelines.identity.evaluate import pairwise_scores
 from pipelines.identity.stable_ids import assign_ids, update_aliases
 
@@ -255,3 +262,65 @@ def test_household_members_sharing_a_family_phone_stay_apart_whatever_else_they_
     assert demoted["reason"].tolist() == ["different_people"]
     assert cid["1"] == cid["3"] != cid["2"]
     assert refused["reason"].tolist() == ["different_household_member"]
+
+
+def _demotions(frame: pd.DataFrame, earlier=None, changed=None) -> set[tuple]:
+    out = demoted_identifiers(identifiers(frame.reset_index(drop=True)), Guards(max_records=4),
+                              earlier, changed)
+    return set(out.itertuples(index=False, name=None))
+
+
+def test_incremental_demotions_judge_again_only_changed_values_and_agree_with_a_full_run():
+    """A weekly run keeps the verdicts of identifiers none of whose records changed (0084):
+    random weeks of edits, removals and new records must give exactly the full run's
+    demotions, including a value that lost records without gaining any."""
+    rng = np.random.default_rng(7)
+    names = ["wang wei", "wei wang", "li na", "zhang min", "anna lee", None]
+    phones = ["+861380013800" + str(i) for i in range(8)] + ["+864001234567", None]
+
+    def row(i: int) -> tuple:
+        return ("shop", str(i), rng.choice(names), bool(rng.random() < 0.05),
+                rng.choice([f"m{k}@qq.com" for k in range(6)] + [None]), rng.choice(phones),
+                rng.choice(["LC1", "LC2", None, None]), None)
+
+    week = records([row(i) for i in range(40)])
+    earlier = demoted_identifiers(identifiers(week), Guards(max_records=4))
+    lost_only = 0
+    for _ in range(12):
+        kept = week[rng.random(len(week)) > 0.1]  # some records removed (erased, deleted)
+        edited = kept.sample(frac=0.1, random_state=int(rng.integers(1 << 30)))
+        fresh = records([row(int(rng.integers(1000, 10**6))) for _ in range(3)])
+        changed_rows = records([row(0) for _ in range(len(edited))])
+        changed_rows["source_record_id"] = edited["source_record_id"].to_numpy()
+        week_after = pd.concat([kept.drop(edited.index), changed_rows, fresh],
+                               ignore_index=True)
+        changed = np.r_[np.zeros(len(kept) - len(edited), bool),
+                        np.ones(len(changed_rows) + len(fresh), bool)]
+        full = _demotions(week_after)
+        assert _demotions(week_after, earlier, changed) == full
+        before = {(k, v): n for k, v, n, _ in earlier.itertuples(index=False, name=None)}
+        lost_only += sum(1 for k, v, n, _ in full if (k, v) in before and before[k, v] != n)
+        earlier = demoted_identifiers(identifiers(week_after), Guards(max_records=4))
+        week = week_after
+    assert lost_only  # the weeks did exercise a demoted value whose records changed
+
+
+def test_an_unchanged_family_phone_keeps_its_verdict_and_a_new_member_is_judged():
+    family = records([
+        ("crm", "1", "wang wei", False, None, "+8613800138000", None, None),
+        ("shop", "2", "wang wei", False, None, "+8613800138000", None, None),
+    ])
+    assert _demotions(family) == set()
+    earlier = demoted_identifiers(identifiers(family))
+    grown = pd.concat([family, records(
+        [("shop", "3", "fang li", False, None, "+8613800138000", None, None)])],
+        ignore_index=True)
+    assert _demotions(grown, earlier, np.array([False, False, True])) == {
+        ("phone_e164", "+8613800138000", 3, "different_people")}
+    # the verdict is kept, not judged again, while none of its records changes
+    kept = pd.DataFrame({"kind": ["phone_e164"], "value": ["+8613800138000"], "records": [3],
+                         "reason": ["different_people"]})
+    assert _demotions(grown, kept, np.zeros(3, bool)) == {
+        ("phone_e164", "+8613800138000", 3, "different_people")}
+    # the new member erased: two records left, judged again and no longer demoted
+    assert _demotions(family, kept, np.zeros(2, bool)) == set()
