@@ -99,6 +99,8 @@ def connect(
         path.parent.mkdir(parents=True, exist_ok=True)
     with open_plain_or_encrypted(path, read_only) as (con, _alias):
         con.sql("set TimeZone = 'UTC'")
+        # no progress bar: it would print into the logs of every query over two seconds
+        con.sql("set enable_progress_bar = false")
         if not read_only:
             for schema in SCHEMAS:
                 con.sql(f"create schema if not exists {schema}")

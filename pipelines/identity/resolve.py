@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster, identifier_links
 from pipelines.identity.stable_ids import assign_ids, update_aliases
@@ -44,6 +45,21 @@ def _pairs_with_keys(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame
         out[f"{side}_source_system"] = k["source_system"]
         out[f"{side}_source_record_id"] = k["source_record_id"]
     return out
+
+
+def _read_records(con) -> pd.DataFrame:
+    """The input records, read through Arrow (2.5x faster than DuckDB's `.df()` at 1.7M
+    records) and typed as `.df()` types them: the fingerprints of earlier runs stay valid."""
+    table = con.execute(
+        f"select * from {INPUT} order by source_system, source_record_id").fetch_arrow_table()
+    records = table.to_pandas(date_as_object=False,
+                              types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    for name, dtype in records.dtypes.items():
+        if dtype == "datetime64[ms]":
+            records[name] = records[name].astype("datetime64[us]")
+        elif dtype == "boolean" and not records[name].hasnans:
+            records[name] = records[name].astype(bool)
+    return records
 
 
 def _previous(con, table: str, columns: str) -> pd.DataFrame | None:
@@ -118,7 +134,7 @@ def resolve(
     `full=True` re-clusters all records (see docs/decisions/0005-incremental-identity.md
     for how the two can differ). `log` hears of each stage as it ends, with its rate."""
     clock = _Clock(log)
-    records = con.sql(f"select * from {INPUT} order by source_system, source_record_id").df()
+    records = _read_records(con)
     records["record_hash"] = record_hashes(records)
     previous = _previous(con, "customer_map", "*")
     known = None if full else _known_ids(records, previous)
