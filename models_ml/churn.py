@@ -410,7 +410,10 @@ def score_churn(
         strong = delta[rows, j] >= cfg.min_reason_shap
         rows, ranks = rows[strong], ranks[strong]
         ref = model.reference[col]
-        reasons[rows, ranks] = [reason_text(col, v, ref) for v in values[rows, j]]
+        # one text per distinct value (a million customers hold a few thousand per feature)
+        distinct, which = np.unique(values[rows, j].astype(float), return_inverse=True)
+        texts = np.array([reason_text(col, v, ref) for v in distinct], dtype=object)
+        reasons[rows, ranks] = texts[which.reshape(-1)]
 
     out = pd.DataFrame(
         {
