@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -328,6 +329,17 @@ def clv_champion_backtest(
     return maes[0], maes[1], described
 
 
+def _per_distinct(rows: pd.DataFrame, cols: list[str], predict: Callable) -> np.ndarray:
+    """`predict` (a pymc-marketing prediction per customer_id) of each row, computed once per
+    distinct combination of `cols`: customers with the same summary get the same prediction,
+    and at 1M customers half of them share their (frequency, recency, T) with another."""
+    codes = rows.groupby(cols, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # ngroup numbers groups as they appear
+    distinct = rows[cols].iloc[first].reset_index(drop=True)
+    distinct.insert(0, "customer_id", np.arange(len(distinct)).astype(str))
+    return _point(predict(distinct), distinct["customer_id"])[codes]
+
+
 def predict_from_summary(
     model: ClvModel,
     summary: pd.DataFrame,
@@ -339,22 +351,20 @@ def predict_from_summary(
     s["customer_id"] = s["customer_id"].astype(str)
     for col in SUMMARY_COLUMNS[1:]:
         s[col] = pd.to_numeric(s[col], errors="coerce").fillna(0.0).astype(float)
-    ids = s["customer_id"]
-    bg_data = s[["customer_id", "frequency", "recency", "T"]]
+    bg = ["frequency", "recency", "T"]
 
     def purchases(t: float) -> np.ndarray:
-        return _point(model.purchases.expected_purchases(data=bg_data, future_t=t), ids)
+        return _per_distinct(s, bg, lambda d: model.purchases.expected_purchases(
+            data=d, future_t=t))
 
     expected = purchases(horizon_weeks)
-    p_alive = _point(model.purchases.expected_probability_alive(data=bg_data), ids)
+    p_alive = _per_distinct(s, bg, lambda d: model.purchases.expected_probability_alive(data=d))
 
     spend = np.full(len(s), model.population_mean_spend, dtype=float)
     repeat = (s["frequency"] > 0).to_numpy() & (s["monetary_value"] > 0).to_numpy()
     if model.gamma_gamma is not None and repeat.any():
-        gg_data = s.loc[repeat, ["customer_id", "frequency", "monetary_value"]]
-        spend[repeat] = _point(
-            model.gamma_gamma.expected_customer_spend(data=gg_data), gg_data["customer_id"]
-        )
+        spend[repeat] = _per_distinct(s[repeat], ["frequency", "monetary_value"],
+                                      lambda d: model.gamma_gamma.expected_customer_spend(data=d))
     elif repeat.any():
         spend[repeat] = s.loc[repeat, "monetary_value"].to_numpy()
 

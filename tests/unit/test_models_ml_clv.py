@@ -16,6 +16,7 @@ from models_ml.clv import (
     fit_clv,
     load_clv,
     predict_clv,
+    predict_from_summary,
     save_clv,
     value_tiers,
 )
@@ -257,3 +258,25 @@ def test_fit_on_a_sample_above_max_fit_customers_scores_everyone(orders, model) 
     assert a.n_customers == 150 < model.n_customers
     scored = predict_clv(a, orders, AS_OF)
     assert len(scored) == model.n_customers and scored["predicted_clv_12m"].notna().all()
+
+
+def test_predictions_per_distinct_summary_equal_the_library_per_customer(model, orders) -> None:
+    """`predict_from_summary` asks pymc-marketing once per distinct summary and hands the
+    result to every customer holding it: the values must be the library's own per customer."""
+    summary = clv_summary(orders, AS_OF)
+    twins = summary.sample(60, random_state=3)  # customers with another's exact summary
+    summary = pd.concat([summary, twins.assign(customer_id="twin-" + twins["customer_id"])],
+                        ignore_index=True).sample(frac=1, random_state=4)
+    ours = predict_from_summary(model, summary).set_index("customer_id")
+    data = summary[["customer_id", "frequency", "recency", "T"]]
+    direct = model.purchases.expected_purchases(data=data, future_t=52.0)
+    alive = model.purchases.expected_probability_alive(data=data)
+    for column, values in (("expected_purchases_12m", direct), ("p_alive", alive)):
+        library = values.mean(("chain", "draw")).to_series()
+        assert np.allclose(ours.loc[library.index, column].to_numpy(),
+                           library.clip(lower=0).to_numpy(), rtol=0, atol=1e-12), column
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    spend = model.gamma_gamma.expected_customer_spend(
+        data=repeat[["customer_id", "frequency", "monetary_value"]])
+    spend = spend.mean(("chain", "draw")).to_series()
+    assert np.allclose(ours.loc[spend.index, "expected_spend_cny"], spend, rtol=0, atol=1e-9)
