@@ -80,19 +80,13 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     records = records.reset_index(drop=True)
     keys = records[RECORD_KEY].astype("string").assign(**{HASH: own_hashes(records).to_numpy()})
     keys["pos"] = np.arange(len(records), dtype=np.int64)
-    con.register("_match_keys", keys)
+    con.register("_match_keys", pa.Table.from_pandas(keys, preserve_index=False))
+    joined = (f"from _match_keys k join {TABLE} c "
+              f"using (source_system, source_record_id, {HASH})")
     try:
-        if table_exists(con, "identity", TABLE.split(".")[1]):
-            kept = con.sql(
-                f"select k.pos, c.* exclude (source_system, source_record_id, {HASH}) "
-                f"from _match_keys k join {TABLE} c using (source_system, source_record_id, "
-                f"{HASH})").arrow()
-            kept = kept.read_all() if hasattr(kept, "read_all") else kept
-        else:
-            kept = None
         found = np.zeros(len(records), dtype=bool)
-        if kept is not None and kept.num_rows:
-            found[kept.column("pos").to_numpy()] = True
+        if table_exists(con, "identity", TABLE.split(".")[1]):
+            found[con.sql(f"select k.pos {joined}").fetchnumpy()["pos"]] = True
         missing = np.flatnonzero(~found)
         derived = splink.own_columns(records.iloc[missing])
         schema = _schema()
@@ -102,17 +96,14 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
             + [splink.arrow_column(derived[c], schema.field(c).type)
                for c in splink.OWN_COLUMNS], schema=schema)
         _store(con, new)
-        parts = [new.select(splink.OWN_COLUMNS).append_column(
-            "pos", pa.array(missing, type=pa.int64()))]
-        if kept is not None and kept.num_rows:
-            parts.append(kept.select([*splink.OWN_COLUMNS, "pos"]).cast(
-                pa.schema([*(schema.field(c) for c in splink.OWN_COLUMNS),
-                           pa.field("pos", pa.int64())])))
-        table = pa.concat_tables(parts)
-        table = table.take(np.argsort(table.column("pos").to_numpy(), kind="stable"))
+        # now the table holds a row for each record: read them in record order
+        table = con.execute(f"select {', '.join(f'c.{c}' for c in splink.OWN_COLUMNS)} "
+                            f"{joined} order by k.pos").fetch_arrow_table()
+        if table.num_rows != len(records):
+            raise RuntimeError(f"{TABLE}: {table.num_rows} rows for {len(records)} records")
         # lists as Arrow-backed columns: `prepare` hands them on to Splink's Arrow table as
         # they are (a million rows of Python lists would cost seconds each way)
-        own = table.select(splink.OWN_COLUMNS).to_pandas(
+        own = table.to_pandas(
             types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
     finally:
         con.unregister("_match_keys")
