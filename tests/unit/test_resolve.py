@@ -85,6 +85,11 @@ def test_incremental_and_full_runs_differ_only_by_earlier_links_kept(tmp_path, w
             columns={"customer_id": "person_id"}))
     assert agreement["precision"] >= 0.8 and agreement["recall"] == 1.0
     assert inc_result.customers < inc_result.records  # something was merged
+    # the incremental run judged only the new and changed records' identifiers again (0084)
+    # and reached the full run's demotions, read back through the warehouse's own types
+    demoted = "select kind, value, records, reason from identity.demoted_identifiers order by 1, 2"
+    assert len(full.sql(demoted).fetchall()) > 0
+    assert inc.sql(demoted).fetchall() == full.sql(demoted).fetchall()
 
 
 def test_a_new_model_reclusters_everything(tmp_path, weeks):
