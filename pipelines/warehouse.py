@@ -109,15 +109,20 @@ def connect(
         yield con
 
 
+def register(con: duckdb.DuckDBPyConnection, name: str, frame) -> None:
+    """`con.register` of a pandas DataFrame or an Arrow table. A frame of strings, numbers,
+    booleans and timestamps only (no object column whose type DuckDB infers) goes through
+    Arrow: DuckDB reads it 25% faster (a scored table of 1M rows written in 2.0 s, not 2.7 s)."""
+    if isinstance(frame, pd.DataFrame) and all(
+            isinstance(t, pd.StringDtype) or t.kind in "biufM" for t in frame.dtypes):
+        frame = pa.Table.from_pandas(frame, preserve_index=False)
+    con.register(name, frame)
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame) -> int:
     """Create or replace `table` with the rows of `frame` (a pandas DataFrame or an Arrow
     table); returns its row count."""
-    if isinstance(frame, pd.DataFrame) and all(
-            isinstance(t, pd.StringDtype) or t.kind in "biufM" for t in frame.dtypes):
-        # strings, numbers, booleans and timestamps only (no object column whose type DuckDB
-        # infers): through Arrow, 25% faster (a scored table of 1M rows: 2.0 s, not 2.7 s)
-        frame = pa.Table.from_pandas(frame, preserve_index=False)
-    con.register("_frame", frame)
+    register(con, "_frame", frame)
     try:
         con.sql(f"create or replace table {table} as select * from _frame")
     finally:

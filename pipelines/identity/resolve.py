@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster, identifier_links
 from pipelines.identity.stable_ids import assign_ids, update_aliases
-from pipelines.warehouse import table_exists
+from pipelines.warehouse import register, table_exists
 
 INPUT = "staging.int_customer_records_unioned"
 # A matcher gets the records (positional index), a mask of the new or changed ones (None:
@@ -190,7 +190,7 @@ def resolve(
                                               "record_hash"]],
               "_events": events, "_demoted": demoted, "_aliases": aliases, "_review": review}
     for name, frame in tables.items():
-        con.register(name, frame)
+        register(con, name, frame)
     con.sql("begin transaction")
     try:
         con.sql(
