@@ -708,8 +708,9 @@ def retention(context: dg.AssetExecutionContext):
     pool=WAREHOUSE_POOL,
     kinds={"python", "mlflow"},
     description="PSI of the churn model's input features and scores this week versus the "
-    "training data of the model version that scored them (its drift_reference.json in "
-    "MLflow). refit_recommended = any PSI >= 0.25 except clock features (tenure_days, kind "
+    "training data of the model version that scored them (the rows of its newest labeled "
+    "weeks: its drift_reference.json in MLflow, 0088). refit_recommended = any PSI >= 0.25 "
+    "except clock features (tenure_days, kind "
     "'clock': they drift by construction); the next customer_churn run then trains a "
     "challenger and promotes it without the backtest gate.",
     check_specs=[
