@@ -112,8 +112,11 @@ def test_time_split_trains_on_older_dates(trained) -> None:
 
 def test_validated_model_can_be_returned_as_is() -> None:
     labeled = make_labeled(100, 12)
-    _, metrics = train_churn(labeled, FEATURES, config=ChurnConfig(refit_on_all=False, n_threads=1))
+    model, metrics = train_churn(labeled, FEATURES,
+                                 config=ChurnConfig(refit_on_all=False, n_threads=1))
     assert "final_train_max_date" not in metrics
+    # its drift reference: the newest weeks it was trained on, its calibration dates
+    assert model.reference_dates == (metrics["calibration_min_date"], metrics["train_max_date"])
     with pytest.raises(ValueError, match="embargo"):
         train_churn(labeled, FEATURES, config=ChurnConfig(embargo_days=400, n_threads=1))
 
