@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from models_ml._frames import day, numeric, openmp_threads, utc_naive
 from models_ml.config import ChurnConfig, ClvConfig
 
+REFERENCE_ROWS = 20_000  # rows of the drift reference sample (bin shares to ~0.3 points)
 SCORE_COLUMNS = [
     "customer_id",
     "snapshot_date",
@@ -46,8 +47,11 @@ class ChurnModel:
     validated: ChurnModel | None = None
     # validation rows' labels and calibrated probabilities (no ids): plots, drift reference
     validation: pd.DataFrame | None = None
-    # training feature frame sample (no ids): the reference distribution for drift (PSI)
+    # training rows of the newest labeled weeks (the final calibration dates), sampled, no ids:
+    # the reference distribution for drift (PSI) of inputs and score (decision 0088)
     training_sample: pd.DataFrame | None = None
+    # first and last snapshot date of those rows (ISO dates)
+    reference_dates: tuple[str, str] | None = None
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability for each row."""
@@ -250,9 +254,15 @@ def _train(
             "final_calibration_min_date": _day_str(final_calib[0]),
             "final_calibration_max_date": _day_str(final_calib[-1]),
         }
+        calib_d = final_calib
     model.validation = pd.DataFrame({"churned": yv, "churn_probability": p})
-    x_all = numeric(data, feature_cols)
-    model.training_sample = x_all.sample(min(len(x_all), 20_000), random_state=seed)
+    # the drift reference: the newest labeled weeks the returned model was trained on (its
+    # calibration dates), not all of them: a year of weeks pools customers whose histories and
+    # recency trend with the calendar, so the scored week differs from the pool even for a
+    # model trained on it this very run (1M: score PSI 0.31 vs 0.007, decision 0088)
+    recent = numeric(data[data["_day"].isin(calib_d)], feature_cols)
+    model.training_sample = recent.sample(min(len(recent), REFERENCE_ROWS), random_state=seed)
+    model.reference_dates = (_day_str(calib_d[0]), _day_str(calib_d[-1]))
     metrics["fit_seconds"] = time.perf_counter() - start
     return model, metrics
 
@@ -455,6 +465,23 @@ def clv_baseline_auc(
     expected = pred.set_index("customer_id")["expected_purchases_12m"]
     score = -expected.reindex(rows["customer_id"].astype(str).to_numpy()).fillna(0.0).to_numpy()
     return _auc(rows["churned"].astype(int).to_numpy(), score)
+
+
+def drift_reference(model: ChurnModel) -> dict[str, Any]:
+    """The PSI reference stored with the model (models_ml.drift): bins and shares of each
+    input and of the model's own churn_probability on its reference rows (the training rows
+    of its newest labeled weeks, ``model.training_sample``), plus their date range."""
+    from models_ml import drift
+
+    if model.training_sample is None:
+        raise ValueError("the model carries no training sample (loaded from the registry?)")
+    sample = model.training_sample.assign(
+        churn_probability=model.predict_proba(model.training_sample)
+    )
+    ref = drift.reference(sample, [*model.feature_cols, "churn_probability"])
+    if model.reference_dates is not None:
+        ref["_dates"] = list(model.reference_dates)
+    return ref
 
 
 def backtest_auc(model: ChurnModel, rows: pd.DataFrame) -> float:

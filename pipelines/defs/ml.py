@@ -486,10 +486,10 @@ def train_and_score_churn(context, tr, snapshot: date, decision):
     """The refit path of customer_churn: train a challenger on the labeled weekly snapshots,
     gate it against the champion (0012, 0015) and score the newest week with the winner.
     Returns (scores, model version used, gate metadata, challenger metrics)."""
-    from models_ml import drift
     from models_ml.churn import (
         champion_backtest,
         clv_baseline_auc,
+        drift_reference,
         label_snapshots,
         score_churn,
         snapshots_sql,
@@ -530,10 +530,8 @@ def train_and_score_churn(context, tr, snapshot: date, decision):
     latest = snapshots[snapshots["snapshot_date"] == pd.Timestamp(snapshot)]
     if latest.empty:
         latest = snapshots[snapshots["snapshot_date"] == snapshot]
-    sample = model.training_sample.assign(
-        churn_probability=model.predict_proba(model.training_sample)
-    )
-    drift_ref = drift.reference(sample, [*FEATURE_COLS, "churn_probability"])
+    # inputs and score on the training rows of the newest labeled weeks (0015, 0088)
+    drift_ref = drift_reference(model)
     yv, pv = model.validation["churned"], model.validation["churn_probability"]
     lift = lift_table(yv, pv)
     metrics["lift_top_decile"] = float(lift["lift"].iloc[0])
@@ -547,6 +545,7 @@ def train_and_score_churn(context, tr, snapshot: date, decision):
             "train_end_date": train_end,
             "valid_min_date": metrics["valid_min_date"],
             "valid_max_date": metrics["valid_max_date"],
+            "drift_reference_dates": "..".join(model.reference_dates or ()),
         },
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         artifacts={
@@ -709,8 +708,9 @@ def retention(context: dg.AssetExecutionContext):
     pool=WAREHOUSE_POOL,
     kinds={"python", "mlflow"},
     description="PSI of the churn model's input features and scores this week versus the "
-    "training data of the model version that scored them (its drift_reference.json in "
-    "MLflow). refit_recommended = any PSI >= 0.25 except clock features (tenure_days, kind "
+    "training data of the model version that scored them (the rows of its newest labeled "
+    "weeks: its drift_reference.json in MLflow, 0088). refit_recommended = any PSI >= 0.25 "
+    "except clock features (tenure_days, kind "
     "'clock': they drift by construction); the next customer_churn run then trains a "
     "challenger and promotes it without the backtest gate.",
     check_specs=[

@@ -112,8 +112,11 @@ def test_time_split_trains_on_older_dates(trained) -> None:
 
 def test_validated_model_can_be_returned_as_is() -> None:
     labeled = make_labeled(100, 12)
-    _, metrics = train_churn(labeled, FEATURES, config=ChurnConfig(refit_on_all=False, n_threads=1))
+    model, metrics = train_churn(labeled, FEATURES,
+                                 config=ChurnConfig(refit_on_all=False, n_threads=1))
     assert "final_train_max_date" not in metrics
+    # its drift reference: the newest weeks it was trained on, its calibration dates
+    assert model.reference_dates == (metrics["calibration_min_date"], metrics["train_max_date"])
     with pytest.raises(ValueError, match="embargo"):
         train_churn(labeled, FEATURES, config=ChurnConfig(embargo_days=400, n_threads=1))
 
@@ -277,3 +280,37 @@ def test_clv_baseline_auc_ranks_frequent_buyers_as_staying() -> None:
     auc = clv_baseline_auc(labeled, orders, "2024-12-26", horizon_days=90)
     assert auc > 0.8
     assert np.isnan(clv_baseline_auc(labeled, orders, "2023-06-01"))
+
+
+def test_drift_reference_describes_the_newest_training_weeks() -> None:
+    """Customers' recency trends over the weeks (histories lengthen, the base ages): the model
+    trained this run must not look drifted on its own newest labeled week. A reference pooled
+    over all weeks did (decision 0088: 1M customers, score PSI 0.31 on the week it was
+    trained for, refit the next week)."""
+    from models_ml import drift
+    from models_ml.churn import drift_reference
+
+    labeled = make_labeled(400, 30, seed=5)
+    week = labeled.groupby("snapshot_date").ngroup().to_numpy()
+    labeled["days_since_last_order"] *= 0.3 + week / 10  # mean 18 days -> 105 days
+    model, metrics = train_churn(labeled, FEATURES, seed=1, config=ONE_THREAD)
+    ref = drift_reference(model)
+    assert ref["_dates"] == [metrics["final_calibration_min_date"],
+                             metrics["final_calibration_max_date"]]
+    # the final calibration weeks, all of them at this size (fewer than 20,000 rows)
+    n_calib = (labeled["snapshot_date"].astype(str) >= metrics["final_calibration_min_date"]).sum()
+    assert ref["_rows"] == n_calib
+    assert set(FEATURES) | {"churn_probability"} <= set(ref)
+
+    def psi_of(rows: pd.DataFrame) -> pd.Series:
+        current = rows.assign(churn_probability=model.predict_proba(rows))
+        return drift.drift_table(ref, current).set_index("name")["psi"]
+
+    dates = sorted(labeled["snapshot_date"].unique())
+    newest = psi_of(labeled[labeled["snapshot_date"] == dates[-1]])
+    assert newest["days_since_last_order"] < drift.WATCH
+    assert newest["churn_probability"] < drift.WATCH
+    # real drift still shows: the oldest weeks look nothing like the reference
+    oldest = psi_of(labeled[labeled["snapshot_date"] == dates[0]])
+    assert oldest["days_since_last_order"] >= drift.DRIFT
+    assert oldest["churn_probability"] >= drift.DRIFT
