@@ -617,3 +617,95 @@ def evaluate_offers(
         out[f"{label}_precision_{horizon_days}d"] = float(hit.mean())
     out["backtest_customers"] = float(per_customer.size)
     return out
+
+
+# --- weekly scoring of changed customers only (decision 0085) -------------------------------
+#
+# With the same rules, popularity and settings, a customer's offers depend only on what they
+# bought (the products they own are excluded, the noisy-or and "because of" come from them)
+# and on which products are candidates: purchases never age out (the 'has bought' matrix
+# holds every paid purchase before `as_of`), only candidates do (`active_days`). Losing a
+# candidate changes only the customers who were offered it (a total order with one entry
+# removed keeps its top k otherwise); gaining one may change anybody. The prospects of a
+# product are a top N over all customers, so a deeper list (`PROSPECT_POOL` per product) is
+# kept to refill a product's top N when some of its prospects changed.
+
+PROSPECT_POOL = 100  # customers kept per product to update the top N prospects incrementally
+
+
+def prospect_pool(prospects: pd.DataFrame, depth: int) -> pd.DataFrame:
+    """A product's prospects from `score` with ``prospects_per_product = depth`` plus
+    ``pool_complete``: the list holds every customer with a positive score (fewer rows than
+    `depth`; a product without rows has no such customer)."""
+    size = prospects.groupby("sku")["sku"].transform("size")
+    return prospects.assign(pool_complete=(size < depth).to_numpy())
+
+
+def update_prospect_pool(
+    pool: pd.DataFrame,
+    changed: pd.Index,
+    fresh: pd.DataFrame,
+    keep_skus: pd.Index,
+    per_product: int,
+    depth: int,
+) -> pd.DataFrame | None:
+    """Last week's `pool` (`prospect_pool`) updated with this week's rescored customers.
+
+    `changed`: every customer whose scores may differ (rescored or gone); `fresh`: the
+    prospects among the rescored customers, top `depth` per product (`score`); `keep_skus`:
+    the products that are still candidates. The pool of a product is the exact top of all
+    customers by (score desc, customer_id): an unchanged customer outside it ranks below its
+    last row, a rescored customer outside `fresh` below fresh's last row when fresh was cut
+    at `depth`. So the merged rows are exact down to the higher of those two bounds.
+    Returns None when that leaves a product fewer than `per_product` known rows without
+    being complete: then only scoring every customer gives its top N.
+    """
+    cols = [*PROSPECT_COLUMNS, "pool_complete"]
+    old = pool[pool["sku"].isin(keep_skus)]
+    fresh = fresh[fresh["sku"].isin(keep_skus)]
+    # per product: whether last week's list was complete and its last (lowest) row
+    last_old = old.sort_values(["sku", "prospect_rank"]).groupby("sku").tail(1).set_index("sku")
+    fresh_cut = fresh.groupby("sku").size() >= depth
+    last_fresh = (
+        fresh.sort_values(["sku", "score", "customer_id"], ascending=[True, False, True])
+        .groupby("sku")
+        .tail(1)
+        .set_index("sku")
+    )
+    union = pd.concat(
+        [old[~old["customer_id"].isin(changed)].drop(columns="pool_complete"),
+         fresh[PROSPECT_COLUMNS]],
+        ignore_index=True,
+    )  # fmt: skip
+    union = union.sort_values(
+        ["sku", "score", "customer_id"], ascending=[True, False, True], kind="stable",
+        ignore_index=True,
+    )  # fmt: skip
+    skus = last_old.index.union(fresh_cut.index)
+    bounds = pd.DataFrame(index=skus)
+    bounds["complete"] = True
+    open_old = last_old.index[~last_old["pool_complete"].astype(bool).to_numpy()]
+    open_fresh = fresh_cut.index[fresh_cut.to_numpy()]
+    bounds["bound_score"] = -np.inf  # rows strictly above (score, customer_id) bound are known
+    bounds["bound_customer"] = None
+    for open_skus, last in ((open_old, last_old), (open_fresh, last_fresh)):
+        for sku in open_skus:
+            s, c = float(last.at[sku, "score"]), str(last.at[sku, "customer_id"])
+            bounds.at[sku, "complete"] = False
+            bs, bc = bounds.at[sku, "bound_score"], bounds.at[sku, "bound_customer"]
+            if bc is None or s > bs or (s == bs and c < bc):  # the higher bound wins
+                bounds.at[sku, "bound_score"], bounds.at[sku, "bound_customer"] = s, c
+    b = bounds.reindex(union["sku"])
+    bs = b["bound_score"].to_numpy(dtype=float)
+    bc = b["bound_customer"].fillna("").to_numpy(dtype=object)
+    us, uc = union["score"].to_numpy(dtype=float), union["customer_id"].to_numpy(dtype=object)
+    known = b["complete"].to_numpy(dtype=bool) | (us > bs) | ((us == bs) & (uc <= bc))
+    out = union[known].groupby("sku", sort=False).head(depth).copy()
+    out["prospect_rank"] = out.groupby("sku").cumcount() + 1
+    rows = out.groupby("sku").size().reindex(skus, fill_value=0)
+    out_complete = bounds["complete"] & (union[known].groupby("sku").size()
+                                         .reindex(skus, fill_value=0) < depth)  # fmt: skip
+    if ((rows < per_product) & ~out_complete).any():
+        return None
+    out["pool_complete"] = out["sku"].map(out_complete).astype(bool)
+    return out[cols].reset_index(drop=True)
