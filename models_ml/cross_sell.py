@@ -653,25 +653,20 @@ def update_prospect_pool(
 
     `changed`: every customer whose scores may differ (rescored or gone); `fresh`: the
     prospects among the rescored customers, top `depth` per product (`score`); `keep_skus`:
-    the products that are still candidates. The pool of a product is the exact top of all
-    customers by (score desc, customer_id): an unchanged customer outside it ranks below its
-    last row, a rescored customer outside `fresh` below fresh's last row when fresh was cut
-    at `depth`. So the merged rows are exact down to the higher of those two bounds.
-    Returns None when that leaves a product fewer than `per_product` known rows without
-    being complete: then only scoring every customer gives its top N.
+    the products that are still candidates. A product's pool is the exact top of all
+    customers by (score desc, customer_id), so an unchanged customer outside it ranks below
+    its last row: the merged rows are exact down to that row (all of them when the pool was
+    complete). A rescored customer outside `fresh` ranks below `depth` rows of `fresh` and
+    cannot enter the top `depth`. Returns None when a product is left with fewer than
+    `per_product` known rows without being complete: then only scoring every customer gives
+    its top N.
     """
     cols = [*PROSPECT_COLUMNS, "pool_complete"]
     old = pool[pool["sku"].isin(keep_skus)]
     fresh = fresh[fresh["sku"].isin(keep_skus)]
-    # per product: whether last week's list was complete and its last (lowest) row
-    last_old = old.sort_values(["sku", "prospect_rank"]).groupby("sku").tail(1).set_index("sku")
-    fresh_cut = fresh.groupby("sku").size() >= depth
-    last_fresh = (
-        fresh.sort_values(["sku", "score", "customer_id"], ascending=[True, False, True])
-        .groupby("sku")
-        .tail(1)
-        .set_index("sku")
-    )
+    # per product: whether last week's list was complete, and its last (lowest) row
+    last = old.sort_values(["sku", "prospect_rank"]).groupby("sku").tail(1).set_index("sku")
+    last = last[~last["pool_complete"].astype(bool)]
     union = pd.concat(
         [old[~old["customer_id"].isin(changed)].drop(columns="pool_complete"),
          fresh[PROSPECT_COLUMNS]],
@@ -681,31 +676,18 @@ def update_prospect_pool(
         ["sku", "score", "customer_id"], ascending=[True, False, True], kind="stable",
         ignore_index=True,
     )  # fmt: skip
-    skus = last_old.index.union(fresh_cut.index)
-    bounds = pd.DataFrame(index=skus)
-    bounds["complete"] = True
-    open_old = last_old.index[~last_old["pool_complete"].astype(bool).to_numpy()]
-    open_fresh = fresh_cut.index[fresh_cut.to_numpy()]
-    bounds["bound_score"] = -np.inf  # rows strictly above (score, customer_id) bound are known
-    bounds["bound_customer"] = None
-    for open_skus, last in ((open_old, last_old), (open_fresh, last_fresh)):
-        for sku in open_skus:
-            s, c = float(last.at[sku, "score"]), str(last.at[sku, "customer_id"])
-            bounds.at[sku, "complete"] = False
-            bs, bc = bounds.at[sku, "bound_score"], bounds.at[sku, "bound_customer"]
-            if bc is None or s > bs or (s == bs and c < bc):  # the higher bound wins
-                bounds.at[sku, "bound_score"], bounds.at[sku, "bound_customer"] = s, c
-    b = bounds.reindex(union["sku"])
-    bs = b["bound_score"].to_numpy(dtype=float)
-    bc = b["bound_customer"].fillna("").to_numpy(dtype=object)
+    bound = last.reindex(union["sku"])  # NaN score: complete, everything known
+    bs = bound["score"].to_numpy(dtype=float)
+    bc = bound["customer_id"].fillna("").to_numpy(dtype=object)
     us, uc = union["score"].to_numpy(dtype=float), union["customer_id"].to_numpy(dtype=object)
-    known = b["complete"].to_numpy(dtype=bool) | (us > bs) | ((us == bs) & (uc <= bc))
-    out = union[known].groupby("sku", sort=False).head(depth).copy()
+    known = np.isnan(bs) | (us > bs) | ((us == bs) & (uc <= bc))
+    known_rows = union[known]
+    out = known_rows.groupby("sku", sort=False).head(depth).copy()
     out["prospect_rank"] = out.groupby("sku").cumcount() + 1
-    rows = out.groupby("sku").size().reindex(skus, fill_value=0)
-    out_complete = bounds["complete"] & (union[known].groupby("sku").size()
-                                         .reindex(skus, fill_value=0) < depth)  # fmt: skip
-    if ((rows < per_product) & ~out_complete).any():
+    skus = old["sku"].drop_duplicates().pipe(pd.Index).union(pd.Index(fresh["sku"].unique()))
+    rows = known_rows.groupby("sku").size().reindex(skus, fill_value=0)
+    complete = ~skus.isin(last.index) & (rows < depth).to_numpy()
+    if ((rows < per_product).to_numpy() & ~complete).any():
         return None
-    out["pool_complete"] = out["sku"].map(out_complete).astype(bool)
+    out["pool_complete"] = out["sku"].map(pd.Series(complete, index=skus)).astype(bool)
     return out[cols].reset_index(drop=True)
