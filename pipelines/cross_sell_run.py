@@ -469,11 +469,13 @@ def write_week(week: Week) -> dict[str, int]:
                 con.sql(f"insert into ml.{CUSTOMER_STATE} by name select * from _hashes")
                 for name in ("_changed", "_hash_changed", "_offers", "_hashes"):
                     con.unregister(name)
-                counts["cross_sell_offers"] = con.sql(
-                    "select count(*) from ml.cross_sell_offers").fetchone()[0]
-                for name in TABLES[1:]:
-                    counts[name] = replace_table(con, f"ml.{name}",
-                                                 _stamped(week, week.tables[name]))
+                # the affinity report is the fit's, as written with the state: only its date
+                con.execute("update ml.product_affinity set snapshot_date = ?",
+                            [week.snapshot])
+                counts = {name: con.sql(f"select count(*) from ml.{name}").fetchone()[0]
+                          for name in TABLES}  # fmt: skip
+                counts["product_prospects"] = replace_table(
+                    con, "ml.product_prospects", _stamped(week, week.tables["product_prospects"]))
             replace_table(con, f"ml.{POOL}", _stamped(week, week.pool))
             replace_table(con, f"ml.{STATE}", state)
             con.sql("commit")
