@@ -53,16 +53,17 @@ def timed(label: str, refit_asked: bool, **kwargs) -> tuple[dict, pd.DataFrame, 
     return {"wall": wall, "cpu": cpu}, offers, prospects
 
 
-def next_week(share: float, seed: int = 7):
+def next_week(share: float):
     """Paid lines for `share` of the customers (one random product each) dated the day
-    before the snapshot a week after the newest one; returns that snapshot."""
+    before the snapshot a week after the last scored one; returns that snapshot."""
     import numpy as np
 
     from pipelines.warehouse import connect
 
     with connect() as con:
-        snapshot = con.sql("select max(snapshot_date) from marts.customer_features_weekly"
+        snapshot = con.sql("select max(snapshot_date) from ml.cross_sell_offers"
                            ).fetchone()[0] + timedelta(days=7)  # fmt: skip
+        seed = snapshot.toordinal()
         customers = con.sql("select distinct customer_id from marts.order_items "
                             "where is_paid and customer_id is not null order by 1").df()
         skus = con.sql("select distinct sku from marts.order_items where sku is not null "
@@ -74,7 +75,7 @@ def next_week(share: float, seed: int = 7):
         lines = template.loc[template.index.repeat(len(buyers))].reset_index(drop=True)
         lines["customer_id"] = buyers
         lines["sku"] = rng.choice(skus, size=len(buyers))
-        lines["order_id"] = [f"BENCH-{i}" for i in range(len(buyers))]
+        lines["order_id"] = [f"BENCH-{snapshot}-{i}" for i in range(len(buyers))]
         lines["ordered_at"] = pd.Timestamp(snapshot) - pd.Timedelta(days=1)
         con.register("lines", lines)
         con.sql("insert into marts.order_items by name select * from lines")
