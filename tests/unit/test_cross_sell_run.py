@@ -182,6 +182,8 @@ def test_the_asset_reports_the_decision(warehouse):
     assert first["refit"] is True and first["refit_decision"] == "refit: no champion yet"
     second = meta(False)
     assert second["refit"] is False and second["mlflow_run"] == first["mlflow_run"]
+    assert first["scoring"] == "everybody scored: refit"
+    assert second["scoring"] == "0 customers rescored"  # nothing changed (decision 0085)
     assert meta(True)["refit_decision"].startswith("refit: asked for")
 
 
