@@ -107,6 +107,8 @@ def main() -> None:
     from pipelines import config
 
     config.settings.cache_clear()
+    import models_ml.tracking  # noqa: F401 - imports MLflow: not counted in the first run
+
     if not args.next_week_only:
         _, offers, prospects = timed("first fit (no rules yet)", refit_asked=False)
         _, offers2, prospects2 = timed("reuse week", refit_asked=False)
