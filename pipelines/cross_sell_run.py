@@ -141,7 +141,7 @@ class Changes:
 
 
 def read_changes(
-    con, as_of: date, snapshot: date, rules: Rules, run_id: str, cfg: CrossSellConfig
+    con, as_of: date, rules: Rules, run_id: str, cfg: CrossSellConfig
 ) -> tuple[Changes | None, str]:
     """(what changed since the tables were last written, why not) - None when everybody has
     to be scored: no state, other rules run or settings, or a product became a candidate."""
@@ -374,7 +374,7 @@ def cross_sell_week(
     if not decision.refit and incremental:
         rules, report = loaded
         with connect(read_only=True) as con:
-            changes, scoring = timer("read_changes", read_changes, con, as_of, snapshot, rules,
+            changes, scoring = timer("read_changes", read_changes, con, as_of, rules,
                                      champion.run_id, cfg)  # fmt: skip
         if changes is not None:
             done = timer("score_changes", score_changes, rules, changes, as_of, cfg)
