@@ -617,3 +617,77 @@ def evaluate_offers(
         out[f"{label}_precision_{horizon_days}d"] = float(hit.mean())
     out["backtest_customers"] = float(per_customer.size)
     return out
+
+
+# --- weekly scoring of changed customers only (decision 0085) -------------------------------
+#
+# With the same rules, popularity and settings, a customer's offers depend only on what they
+# bought (the products they own are excluded, the noisy-or and "because of" come from them)
+# and on which products are candidates: purchases never age out (the 'has bought' matrix
+# holds every paid purchase before `as_of`), only candidates do (`active_days`). Losing a
+# candidate changes only the customers who were offered it (a total order with one entry
+# removed keeps its top k otherwise); gaining one may change anybody. The prospects of a
+# product are a top N over all customers, so a deeper list (`PROSPECT_POOL` per product) is
+# kept to refill a product's top N when some of its prospects changed.
+
+PROSPECT_POOL = 100  # customers kept per product to update the top N prospects incrementally
+
+
+def prospect_pool(prospects: pd.DataFrame, depth: int) -> pd.DataFrame:
+    """A product's prospects from `score` with ``prospects_per_product = depth`` plus
+    ``pool_complete``: the list holds every customer with a positive score (fewer rows than
+    `depth`; a product without rows has no such customer)."""
+    size = prospects.groupby("sku")["sku"].transform("size")
+    return prospects.assign(pool_complete=(size < depth).to_numpy())
+
+
+def update_prospect_pool(
+    pool: pd.DataFrame,
+    changed: pd.Index,
+    fresh: pd.DataFrame,
+    keep_skus: pd.Index,
+    per_product: int,
+    depth: int,
+) -> pd.DataFrame | None:
+    """Last week's `pool` (`prospect_pool`) updated with this week's rescored customers.
+
+    `changed`: every customer whose scores may differ (rescored or gone); `fresh`: the
+    prospects among the rescored customers, top `depth` per product (`score`); `keep_skus`:
+    the products that are still candidates. A product's pool is the exact top of all
+    customers by (score desc, customer_id), so an unchanged customer outside it ranks below
+    its last row: the merged rows are exact down to that row (all of them when the pool was
+    complete). A rescored customer outside `fresh` ranks below `depth` rows of `fresh` and
+    cannot enter the top `depth`. Returns None when a product is left with fewer than
+    `per_product` known rows without being complete: then only scoring every customer gives
+    its top N.
+    """
+    cols = [*PROSPECT_COLUMNS, "pool_complete"]
+    old = pool[pool["sku"].isin(keep_skus)]
+    fresh = fresh[fresh["sku"].isin(keep_skus)]
+    # per product: whether last week's list was complete, and its last (lowest) row
+    last = old.sort_values(["sku", "prospect_rank"]).groupby("sku").tail(1).set_index("sku")
+    last = last[~last["pool_complete"].astype(bool)]
+    union = pd.concat(
+        [old[~old["customer_id"].isin(changed)].drop(columns="pool_complete"),
+         fresh[PROSPECT_COLUMNS]],
+        ignore_index=True,
+    )  # fmt: skip
+    union = union.sort_values(
+        ["sku", "score", "customer_id"], ascending=[True, False, True], kind="stable",
+        ignore_index=True,
+    )  # fmt: skip
+    bound = last.reindex(union["sku"])  # NaN score: complete, everything known
+    bs = bound["score"].to_numpy(dtype=float)
+    bc = bound["customer_id"].fillna("").to_numpy(dtype=object)
+    us, uc = union["score"].to_numpy(dtype=float), union["customer_id"].to_numpy(dtype=object)
+    known = np.isnan(bs) | (us > bs) | ((us == bs) & (uc <= bc))
+    known_rows = union[known]
+    out = known_rows.groupby("sku", sort=False).head(depth).copy()
+    out["prospect_rank"] = out.groupby("sku").cumcount() + 1
+    skus = old["sku"].drop_duplicates().pipe(pd.Index).union(pd.Index(fresh["sku"].unique()))
+    rows = known_rows.groupby("sku").size().reindex(skus, fill_value=0)
+    complete = ~skus.isin(last.index) & (rows < depth).to_numpy()
+    if ((rows < per_product).to_numpy() & ~complete).any():
+        return None
+    out["pool_complete"] = out["sku"].map(pd.Series(complete, index=skus)).astype(bool)
+    return out[cols].reset_index(drop=True)

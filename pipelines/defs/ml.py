@@ -610,13 +610,15 @@ def cross_sell(context: dg.AssetExecutionContext, config: ModelRunConfig):
     from pipelines.cross_sell_run import run_week
 
     week, counts = run_week(refit_asked=config.refit)
-    context.log.info(f"cross_sell: {week.decision.reason}; seconds {week.seconds}")
+    context.log.info(f"cross_sell: {week.decision.reason}; {week.scoring}; "
+                     f"seconds {week.seconds}")
     snapshot, run_id, metrics = week.snapshot, week.run_id, week.metrics
     pairs = week.tables["product_affinity"]
     top = pairs[pairs["level"] == "category"].head(10)
     for name, rows in counts.items():
         meta = {"dagster/row_count": rows, "snapshot_date": str(snapshot), "mlflow_run": run_id,
-                "refit": week.decision.refit, "refit_decision": week.decision.reason}
+                "refit": week.decision.refit, "refit_decision": week.decision.reason,
+                "scoring": week.scoring}  # everybody scored and why, or how many (0085)
         if name == "product_affinity":
             meta["top_category_pairs"] = dg.MetadataValue.md(
                 markdown_table(

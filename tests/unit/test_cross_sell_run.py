@@ -182,4 +182,92 @@ def test_the_asset_reports_the_decision(warehouse):
     assert first["refit"] is True and first["refit_decision"] == "refit: no champion yet"
     second = meta(False)
     assert second["refit"] is False and second["mlflow_run"] == first["mlflow_run"]
+    assert first["scoring"] == "everybody scored: refit"
+    assert second["scoring"] == "0 customers rescored"  # nothing changed (decision 0085)
     assert meta(True)["refit_decision"].startswith("refit: asked for")
+
+
+def state_tables() -> dict[str, pd.DataFrame]:
+    with connect(read_only=True) as con:
+        return {
+            "customers": con.sql("select * from ml.cross_sell_customer_state "
+                                 "order by customer_id").df(),
+            "scoring": con.sql("select * from ml.cross_sell_state").df(),
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [100, 7])
+def test_rescoring_only_changed_customers_equals_scoring_everybody(
+    warehouse, monkeypatch, depth
+):
+    """Decision 0085: a reuse week where customers bought, lost a purchase, are new or gone,
+    and a product stops being a candidate publishes exactly what scoring everybody does."""
+    from models_ml import cross_sell
+
+    monkeypatch.setattr(cross_sell, "PROSPECT_POOL", depth)  # 7: the pool bounds matter
+    week1 = SNAPSHOT + timedelta(days=1)
+    aging = "SKU-024"  # sold last just inside week 1's active_days window, outside week 2's
+    with connect() as con:
+        con.execute("update marts.order_items set ordered_at = ? where sku = ? and ordered_at "
+                    ">= ?", [pd.Timestamp(week1) - pd.Timedelta(days=362), aging,
+                             pd.Timestamp(week1) - pd.Timedelta(days=365)])  # fmt: skip
+    first, _ = run_week()
+    assert first.decision.refit and first.pool is not None
+    before = published()
+    offers1 = before["offers"]
+    assert aging in set(offers1["sku"])
+
+    later = SNAPSHOT + timedelta(days=7)
+    at = pd.Timestamp(later) - pd.Timedelta(days=2)
+    top = offers1.query("offer_rank == 1").head(12)
+    buyers = list(top["customer_id"])
+    prospect = before["prospects"]["customer_id"].iloc[0]  # a top prospect buys something
+    gone = offers1["customer_id"].iloc[-1]
+    refunded = sorted(set(offers1["customer_id"]) - {*buyers, gone, prospect})[0]
+    new = pd.DataFrame({
+        "order_id": [f"N{i}" for i in range(len(buyers) + 2)], "line_number": 1,
+        "customer_id": [*buyers, prospect, "C9999"],
+        "sku": [*top["sku"], before["prospects"]["sku"].iloc[0], "SKU-003"],
+        "product_name": "x", "product_category": "cat0", "is_paid": True, "ordered_at": at,
+    })  # fmt: skip
+    with connect() as con:
+        con.register("n", new)
+        con.sql("insert into marts.order_items by name select * from n")
+        con.execute("delete from marts.order_items where customer_id = ?", [gone])
+        con.execute("update marts.order_items set is_paid = false where customer_id = $c and "
+                    "sku = (select min(sku) from marts.order_items where customer_id = $c)",
+                    {"c": refunded})  # every purchase of one product refunded
+        con.sql("insert into marts.customer_features_weekly values ('C0000', ?)", params=[later])
+
+    week, _ = run_week()
+    assert not week.decision.refit and week.changes is not None, week.scoring
+    part = published()
+    part_state = state_tables()
+    full, _ = run_week(incremental=False)
+    assert full.changes is None and full.scoring == "everybody scored: asked"
+    whole = published()
+    for name in whole:
+        pd.testing.assert_frame_equal(part[name], whole[name])
+    for name, frame in state_tables().items():
+        pd.testing.assert_frame_equal(part_state[name], frame)
+    for key, value in full.metrics.items():
+        assert week.metrics[key] == pytest.approx(value, rel=1e-12), key
+
+    offers2 = whole["offers"]
+    n_customers = offers2["customer_id"].nunique()
+    aged = set(offers1.loc[offers1["sku"] == aging, "customer_id"])
+    # only the changed customers were rescored, and each of them had to be
+    changed = aged | {*buyers, prospect, refunded, "C9999", gone}
+    assert week.changes.n_rescored == len(changed - {gone}) < n_customers
+    assert set(week.changes.changed) == changed
+    assert aging not in set(offers2["sku"]) and gone not in set(offers2["customer_id"])
+    for who in changed - {gone, "C9999"}:
+        one = offers1[offers1["customer_id"] == who][["sku", "score", "offer_rank"]]
+        two = offers2[offers2["customer_id"] == who][["sku", "score", "offer_rank"]]
+        assert not one.reset_index(drop=True).equals(two.reset_index(drop=True)), who
+    assert (offers2["snapshot_date"].dt.date == later).all()
+
+    again, _ = run_week()  # after a full scoring: nothing changed, nobody rescored
+    assert again.changes is not None and again.changes.n_rescored == 0
+    for name, frame in published().items():
+        pd.testing.assert_frame_equal(frame, whole[name])

@@ -244,3 +244,62 @@ def test_a_product_no_longer_sold_drops_out_on_a_reuse_week():
     assert set(offers["sku"]) == {"p00"} and set(prospects["sku"]) <= {"p00"}
     assert metrics["n_candidate_products"] == 1
     assert "c_new" not in set(offers["customer_id"])  # it bought p00, the only candidate
+
+
+def _top(scores: pd.DataFrame, depth: int) -> pd.DataFrame:
+    """customer_id, sku, score -> the exact top `depth` per product (score desc, customer)."""
+    from models_ml.cross_sell import PROSPECT_COLUMNS
+
+    out = scores[scores["score"] > 0].sort_values(
+        ["sku", "score", "customer_id"], ascending=[True, False, True]
+    ).groupby("sku").head(depth)
+    out = out.assign(prospect_rank=out.groupby("sku").cumcount() + 1)
+    for col in PROSPECT_COLUMNS:
+        if col not in out:
+            out[col] = None
+    return out[PROSPECT_COLUMNS].reset_index(drop=True)
+
+
+def test_the_prospect_pool_update_equals_the_top_of_everybody():
+    """Decision 0085: last week's pool plus the rescored customers' top gives exactly the top
+    of all customers as far as it claims to know it, or None; scores repeat (ties)."""
+    outcomes = [_pool_week(seed) for seed in range(40)]
+    assert outcomes.count(None) and outcomes.count(True)  # both paths are exercised
+
+
+def _pool_week(seed: int) -> bool | None:
+    from models_ml.cross_sell import prospect_pool, update_prospect_pool
+
+    rng = np.random.default_rng(seed)
+    depth, n = 6, 3
+    customers = [f"C{i:03d}" for i in range(60)]
+    skus = pd.Index(["A", "B", "C", "D"])
+
+    def scores() -> pd.DataFrame:
+        s = rng.choice([0.0, 0.1, 0.2, 0.3, 0.5, 0.7], size=(len(customers), len(skus)))
+        s[:, 3] = np.where(rng.random(len(customers)) < 0.08, s[:, 3], 0)  # a rare product
+        frame = pd.DataFrame(s, index=customers, columns=skus).stack().rename("score")
+        return frame.rename_axis(["customer_id", "sku"]).reset_index()
+
+    week1 = scores()
+    pool = prospect_pool(_top(week1, depth), depth)
+    changed = pd.Index(rng.choice(customers, size=int(rng.integers(3, 25)), replace=False))
+    gone = changed[: len(changed) // 3]
+    rescored = week1[week1["customer_id"].isin(changed.difference(gone))]
+    rescored = rescored.assign(score=scores().loc[rescored.index, "score"])
+    week2 = pd.concat([week1[~week1["customer_id"].isin(changed)], rescored])
+    keep = skus[:-1] if seed % 2 else skus  # odd seeds: product D is no longer a candidate
+    new = update_prospect_pool(pool, changed, _top(rescored, depth), keep, n, depth)
+    truth = _top(week2[week2["sku"].isin(keep)], depth)
+    if new is None:  # some product's known top got shorter than n
+        return None
+    for sku in keep:
+        got = new[new["sku"] == sku].reset_index(drop=True)
+        want = truth[truth["sku"] == sku].reset_index(drop=True)
+        assert len(got) >= min(n, len(want))
+        pd.testing.assert_frame_equal(got[PROSPECT_COLS], want.head(len(got))[PROSPECT_COLS])
+        assert not got["pool_complete"].any() or len(got) == len(want)
+    return True
+
+
+PROSPECT_COLS = ["sku", "customer_id", "score", "prospect_rank"]
