@@ -355,12 +355,20 @@ def main(argv: list[str] | None = None) -> int:
             "plain_f1": info["plain"]["f1"], "scores": info, "ratio": pipe / info["seconds"]}
         save()
     if "incremental" not in skip:
+        from pipelines.sample_data.generator import latest_increment
+
+        # a week must be over before its exports are read: later rows are future-dated and
+        # the ingestion quarantines them (the week would hold hardly any new data)
+        week_end = END_DATE + timedelta(days=7 * (latest_increment(data_dir, END_DATE) + 1))
+        if week_end >= date.today():
+            print(f"the next week ends {week_end}, not before today ({date.today()}): its "
+                  "rows would be quarantined as future-dated. A new --data-dir starts again "
+                  f"with the first week after {END_DATE}.", file=sys.stderr)
+            return 2
         print("next week's exports ...", flush=True)
         results["generate_increment"] = simple_phase("generate_increment", py(
             "pipelines.sample_data", "--customers", args.customers, "--seed", args.seed,
             "--out", data_dir, "--end-date", END_DATE, "--increment"), data_dir)
-        from pipelines.sample_data.generator import latest_increment
-
         # each --incremental-only run adds the next week (1, 2, ...) after the base export
         week = latest_increment(data_dir, END_DATE)
         print(f"incremental weekly refresh (week {week} after the full refresh) ...", flush=True)
