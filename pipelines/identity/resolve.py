@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.identity.deterministic import RECORD_KEY, Guards, cluster, identifier_links
+from pipelines.identity.deterministic import (
+    RECORD_KEY,
+    Guards,
+    IdentifierLinks,
+    cluster,
+    identifier_links,
+)
 from pipelines.identity.stable_ids import assign_ids, update_aliases
 from pipelines.warehouse import register, table_exists
 
@@ -21,7 +27,7 @@ INPUT = "staging.int_customer_records_unioned"
 # (links, review candidates) touching those, both with columns left, right, rule, strength
 # (match probability). A matcher that trained a new model this run (its `trained` is true)
 # scored every pair, and the run re-clusters all records.
-Matcher = Callable[[pd.DataFrame, np.ndarray | None, object],
+Matcher = Callable[[pd.DataFrame, np.ndarray | None, IdentifierLinks],
                    tuple[pd.DataFrame, pd.DataFrame]]
 
 
