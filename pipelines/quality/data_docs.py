@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 REMOTE_TAG = re.compile(
     r"<link\b[^>]*href=[\"']https?://[^>]*>|<script\b[^>]*src=[\"']https?://[^>]*>\s*</script>"
     r"|<img\b[^>]*src=[\"']https?://[^>]*>",
@@ -40,11 +42,23 @@ def make_offline(html: str) -> str:
     return html.replace("</head>", f"<style>{OFFLINE_CSS}</style>\n</head>", 1)
 
 
+def _builtin(value):
+    """numpy scalars as Python ones, inside lists and dicts too: GE's renderer formats
+    observed values with repr(), which reads 'np.float64(0.3)' under numpy 2 and fails."""
+    if isinstance(value, dict):
+        return {k: _builtin(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_builtin(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def render_validation(result) -> str:
     """A GE ExpectationSuiteValidationResult as a self-contained offline HTML page."""
     from great_expectations.render.renderer.page_renderer import ValidationResultsPageRenderer
     from great_expectations.render.view.view import DefaultJinjaPageView
 
+    for r in result.results:
+        r.result = _builtin(r.result or {})
     document = ValidationResultsPageRenderer().render(result)
     return make_offline(DefaultJinjaPageView().render(document))
 

@@ -34,6 +34,22 @@ def test_validation_result_renders_to_a_self_contained_page(tmp_path):
     assert not re.search(r"<(?:link|script|img)\b[^>]*(?:href|src)=[\"']https?://", text)
 
 
+def test_numpy_observed_values_render(tmp_path, caplog):
+    """GE's renderer writes observed values with repr(): numpy 2 scalars (a column's max) read
+    'np.float64(...)', fail to render and leave the cell empty with an error in the log."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (context.data_sources.add_pandas("p").add_dataframe_asset("a")
+             .add_batch_definition_whole_dataframe("w")
+             .get_batch(batch_parameters={"dataframe": pd.DataFrame({"share": [0.125, 0.3]})}))
+    suite = gx.ExpectationSuite(name="floats", expectations=[
+        gx.expectations.ExpectColumnMaxToBeBetween(column="share", max_value=0.5)])
+    text = write_validation_page(batch.validate(suite), tmp_path / "f.html").read_text("utf-8")
+    assert "0.3" in text and "np.float64" not in text
+    assert "num_to_str" not in caplog.text
+
+
 def test_dbt_tests_are_described_in_words():
     def test(name, severity="ERROR", **kwargs):
         return {"test_metadata": {"name": name, "kwargs": {"model": "x", **kwargs}},
