@@ -153,6 +153,32 @@ def test_scores_bands_and_reasons(trained) -> None:
     assert high["reason_1"].str.contains("no order for").any()
 
 
+def test_each_row_is_scored_as_itself_whatever_its_twins_and_order(trained) -> None:
+    """Scores and reasons are computed once per distinct feature row and spread back."""
+    from models_ml._frames import numeric
+    from models_ml.churn import contributions
+
+    labeled, model, _ = trained
+    latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
+    latest = latest.drop(columns="churned")
+    latest = latest.assign(customer_id=latest["customer_id"].astype(str))
+    twins = latest.assign(customer_id="twin_" + latest["customer_id"])
+    scored = score_churn(model, pd.concat([latest, twins]).sample(frac=1, random_state=3),
+                         FEATURES).set_index("customer_id")
+    own = scored.loc[latest["customer_id"]]
+    x = numeric(latest, FEATURES)
+    np.testing.assert_allclose(own["churn_probability"], model.estimator.predict_proba(x)[:, 1],
+                               rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(own.reset_index(drop=True),
+                                  scored.loc[twins["customer_id"]].reset_index(drop=True))
+    delta = contributions(model, x)  # the first reason: the row's strongest positive SHAP value
+    top = delta.argmax(axis=1)
+    strong = delta.max(axis=1) >= model.config.min_reason_shap
+    expected = [reason_text(FEATURES[j], v, model.reference[FEATURES[j]]) if ok else ""
+                for j, v, ok in zip(top, x.to_numpy()[np.arange(len(x)), top], strong)]
+    assert own["reason_1"].tolist() == expected
+
+
 def test_more_days_since_last_order_never_lowers_risk(trained) -> None:
     labeled, model, _ = trained
     latest = labeled[labeled["snapshot_date"] == labeled["snapshot_date"].max()]
