@@ -56,3 +56,47 @@ where {{ newer_than_this('joined._ingested_at') }}
         and existing.customer_id is distinct from joined.customer_id)
 {%- endif %}
 {%- endmacro %}
+
+{#- Per-customer marts (decision 0089). A customer's row depends on all their records, so an
+    incremental run rebuilds whole customers: those holding a record newer than {{ this }}
+    holds, and those whose set of records changed (a new customer, a merge, a split, a
+    record moved or erased), seen as a different `_records_hash`. `members`: a CTE of every
+    current identity-map row (customer_id, source_system, source_record_id, _ingested_at).
+    A table built before these columns existed rebuilds every customer once. -#}
+{% macro customers_to_rebuild(members) -%}
+{%- set names = adapter.get_columns_in_relation(this) | map(attribute='name')
+                | map('lower') | list if execute else [] -%}
+select now_.customer_id
+from (
+    select customer_id, max(_ingested_at) as _ingested_at, {{ record_set_hash() }} as _records_hash
+    from {{ members }}
+    group by customer_id
+) as now_
+{%- if '_records_hash' in names and '_ingested_at' in names %}
+left join (select distinct customer_id, _records_hash from {{ this }}) as before_
+    on before_.customer_id = now_.customer_id
+where before_._records_hash is null
+    or before_._records_hash <> now_._records_hash
+    or coalesce(now_._ingested_at > (select max(_ingested_at) from {{ this }}), true)
+{%- endif %}
+{%- endmacro %}
+
+{#- After an incremental build of a per-customer mart: customers no longer in the identity
+    map (merged into another id) lose their rows. A post-hook. -#}
+{% macro delete_vanished_customers() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} where customer_id not in
+    (select customer_id from {{ source('identity', 'customer_map') }})
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+
+{#- The columns of `relation` but `excluded`, each prefixed with `alias.`: a portable
+    `select * exclude (...)`. -#}
+{% macro columns_except(relation, excluded, alias) -%}
+{%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name')
+                | reject('in', excluded) | list if execute else [] -%}
+{%- for name in names %}{{ alias }}.{{ adapter.quote(name) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}

@@ -43,3 +43,18 @@
 {% macro spark__random_uuid() -%}
     uuid()
 {%- endmacro %}
+
+{# An order-free fingerprint of a customer's source records (an aggregate over rows with
+   source_system and source_record_id): xor of 64-bit hashes on DuckDB, of Spark's 32-bit
+   murmur3 there (the Spark target builds tables and never compares it). #}
+{% macro record_set_hash() -%}
+    {{ return(adapter.dispatch('record_set_hash')()) }}
+{%- endmacro %}
+
+{% macro default__record_set_hash() -%}
+    bit_xor(hash(source_system, source_record_id))
+{%- endmacro %}
+
+{% macro spark__record_set_hash() -%}
+    bit_xor(cast(hash(source_system, source_record_id) as bigint))
+{%- endmacro %}

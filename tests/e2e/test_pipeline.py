@@ -309,6 +309,41 @@ def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
                            f"where customer_id = 'C-moved-{customer}'").fetchone()[0] > 0, mart
 
 
+def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
+    """The per-customer marts rebuild whole customers (decision 0089). After a merge, a split
+    and a record moved to another customer in the identity map (no new raw row), an
+    incremental run of the marts equals a full rebuild, and the merged-away id is gone."""
+    import shutil
+
+    from pipelines.ops.checksums import table_checksums
+
+    marts = ["orders", "order_items", "interactions", "campaign_members", "customers",
+             "customer_consent", "customer_360"]
+    copy = warehouse_copy(demo, tmp_path)
+    with duckdb.connect(str(copy)) as con:
+        a, b, c, d = [r[0] for r in con.sql(
+            "select customer_id from marts.customer_360 where source_record_count >= 2 "
+            "and paid_orders > 0 order by customer_id limit 4").fetchall()]
+        con.sql("update identity.customer_map set customer_id = ? where customer_id = ?",
+                params=[a, b])  # merge: b's records now belong to a
+        for customer, new_id in ((c, "C-split"), (d, a)):  # c splits, one record of d moves
+            con.sql("update identity.customer_map set customer_id = ? where rowid = "
+                    "(select min(rowid) from identity.customer_map where customer_id = ?)",
+                    params=[new_id, customer])
+    full = tmp_path / "full.duckdb"
+    shutil.copy(copy, full)
+    dbt_run(demo, copy, tmp_path, "--select", *marts)
+    dbt_run(demo, full, tmp_path, "--full-refresh", "--select", *marts)
+    tables = [f"marts.{m}" for m in marts]
+    incremental, rebuilt = table_checksums(copy, tables), table_checksums(full, tables)
+    assert [t for t in tables if incremental[t] != rebuilt[t]] == []
+    with duckdb.connect(str(copy), read_only=True) as con:
+        for mart in ("customers", "customer_consent", "customer_360"):
+            ids = {r[0] for r in con.sql(f"select distinct customer_id from marts.{mart}")
+                   .fetchall()}
+            assert b not in ids and {a, c, d, "C-split"} <= ids, mart
+
+
 def test_every_source_record_maps_to_exactly_one_customer(wh):
     assert (
         scalar(

@@ -1,7 +1,7 @@
 {{ config(alias='customer_360') }}
 
 select
-    c360.*,
+    {{ columns_except(ref('customer_360'), ['_ingested_at', '_records_hash'], 'c360') }},
     segments.rfm_segment,
     segments.cluster,
     value.predicted_clv_12m,

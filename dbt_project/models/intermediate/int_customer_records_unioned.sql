@@ -1,4 +1,8 @@
--- Every source customer record in one shape: the input of identity resolution.
+-- Every source customer record in one shape: the input of identity resolution and of the
+-- golden record. A view: a union of staging tables, read in full by both (decision 0089).
+-- Its refs leave out the catalog: DuckDB keeps a view's query as written and binds names
+-- without one in the view's own database, so a copy of the warehouse under another file
+-- name (a backup, the tests' copies) still reads it.
 with crm as (
     select
         'crm' as source_system,
@@ -8,8 +12,8 @@ with crm as (
         loyalty_card_number, weibo_handle,
         street, city, postcode, country_code, birth_date,
         has_email_consent, has_sms_consent, has_phone_consent,
-        created_at, updated_at
-    from {{ ref('stg_crm__contacts') }}
+        created_at, updated_at, _ingested_at
+    from {{ ref('stg_crm__contacts').include(database=False) }}
 ),
 
 shop as (
@@ -21,8 +25,8 @@ shop as (
         loyalty_card_number, cast(null as {{ dbt.type_string() }}) as weibo_handle,
         street, city, postcode, country_code, cast(null as date) as birth_date,
         has_email_consent, has_sms_consent, cast(null as boolean) as has_phone_consent,
-        created_at, updated_at
-    from {{ ref('stg_shop__customers') }}
+        created_at, updated_at, _ingested_at
+    from {{ ref('stg_shop__customers').include(database=False) }}
 ),
 
 social as (
@@ -38,8 +42,8 @@ social as (
         cast(null as {{ dbt.type_string() }}) as country_code, cast(null as date) as birth_date,
         cast(null as boolean) as has_email_consent, cast(null as boolean) as has_sms_consent,
         cast(null as boolean) as has_phone_consent,
-        created_at, updated_at
-    from {{ ref('stg_social__profiles') }}
+        created_at, updated_at, _ingested_at
+    from {{ ref('stg_social__profiles').include(database=False) }}
 )
 
 select * from crm

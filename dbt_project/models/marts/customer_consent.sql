@@ -2,12 +2,39 @@
 -- records. Most restrictive wins: one refusal or withdrawal anywhere -> denied (dated by the
 -- newest refusal); else one grant -> granted (the newest grant); no statement -> unknown,
 -- which is never contactable.
-with evidence as (
-    select map.customer_id, ev.*
+-- Incremental like marts.customers (decision 0089): whole customers are rebuilt.
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='append_new_columns',
+    post_hook=["{{ delete_vanished_customers() }}"],
+) }}
+
+with members as (
+    select map.customer_id, map.source_system, map.source_record_id, records._ingested_at
+    from {{ source('identity', 'customer_map') }} as map
+    inner join {{ ref('int_customer_records_unioned') }} as records
+        on map.source_system = records.source_system
+        and map.source_record_id = records.source_record_id
+),
+
+rebuilt as (
+    select customer_id, max(_ingested_at) as _ingested_at, {{ record_set_hash() }} as _records_hash
+    from members
+    {%- if is_incremental() %}
+    where customer_id in ({{ customers_to_rebuild('members') }})
+    {%- endif %}
+    group by customer_id
+),
+
+evidence as (
+    select rebuilt.customer_id, ev.*
     from {{ ref('int_consent_evidence') }} as ev
-    inner join {{ source('identity', 'customer_map') }} as map
-        on map.source_system = ev.source_system
-        and map.source_record_id = ev.source_record_id
+    inner join members
+        on members.source_system = ev.source_system
+        and members.source_record_id = ev.source_record_id
+    inner join rebuilt on rebuilt.customer_id = members.customer_id
 ),
 
 channels as (
@@ -54,7 +81,12 @@ select
     decisive.consent_source as consent_captured_via,
     decisive.source_record_id as consent_source_record_id,
     counts.sources_granting,
-    counts.sources_refusing
+    counts.sources_refusing,
+    rebuilt._ingested_at,
+    rebuilt._records_hash
 from channels
-left join decisive using (customer_id, channel)
-left join counts using (customer_id, channel)
+inner join rebuilt on rebuilt.customer_id = channels.customer_id
+left join decisive on decisive.customer_id = channels.customer_id
+    and decisive.channel = channels.channel
+left join counts on counts.customer_id = channels.customer_id
+    and counts.channel = channels.channel

@@ -2,6 +2,8 @@
 -- trust x recency score (seed source_trust; a record loses half its trust for every
 -- var('trust_half_life_days') it is older than the customer's newest record).
 -- Consent per channel is the most restrictive value seen in any source.
+-- Incremental (macros/incremental.sql, decision 0089): a weekly run rebuilds the customers
+-- with a new or changed record or a changed set of records, and deletes merged-away ids.
 {%- set groups = {
     'name': {'present': 'full_name', 'fields': ['full_name', 'first_name', 'last_name', 'name_key']},
     'email': {'present': 'email', 'trust_group': 'contact', 'fields': ['email']},
@@ -10,19 +12,33 @@
     'birth_date': {'present': 'birth_date', 'fields': ['birth_date']},
 } %}
 
-with records as (
-    select
-        map.customer_id,
-        records.*,
-        {{ dbt.datediff(
-            'records.updated_at',
-            'max(records.updated_at) over (partition by map.customer_id)',
-            'day'
-        ) }} as age_days
+{{ config(
+    materialized=incremental_or_table(),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='append_new_columns',
+    post_hook=["{{ delete_vanished_customers() }}"],
+) }}
+with members as (
+    select map.customer_id, records.*
     from {{ source('identity', 'customer_map') }} as map
     inner join {{ ref('int_customer_records_unioned') }} as records
         on map.source_system = records.source_system
         and map.source_record_id = records.source_record_id
+),
+
+records as (
+    select
+        members.*,
+        {{ dbt.datediff(
+            'members.updated_at',
+            'max(members.updated_at) over (partition by members.customer_id)',
+            'day'
+        ) }} as age_days
+    from members
+    {%- if is_incremental() %}
+    where members.customer_id in ({{ customers_to_rebuild('members') }})
+    {%- endif %}
 ),
 
 {% for group, spec in groups.items() %}
@@ -66,7 +82,9 @@ per_customer as (
              when {{ dbt.bool_or('has_sms_consent') }} then true end as has_sms_consent,
         case when {{ dbt.bool_or('not has_phone_consent') }} then false
              when {{ dbt.bool_or('has_phone_consent') }} then true end as has_phone_consent,
-        max(loyalty_card_number) as loyalty_card_number
+        max(loyalty_card_number) as loyalty_card_number,
+        max(_ingested_at) as _ingested_at,
+        {{ record_set_hash() }} as _records_hash
     from records
     group by customer_id
 )
@@ -84,7 +102,9 @@ select
     per_customer.source_record_count,
     per_customer.source_systems,
     per_customer.first_seen_at,
-    per_customer.last_updated_at
+    per_customer.last_updated_at,
+    per_customer._ingested_at,
+    per_customer._records_hash
 from per_customer
 {% for group in groups %}
 left join {{ group }}_winner on per_customer.customer_id = {{ group }}_winner.customer_id
