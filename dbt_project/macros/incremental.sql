@@ -92,7 +92,6 @@ select 1
 {%- endif -%}
 {%- endmacro %}
 
-
 {#- The columns of `relation` but `excluded`, each prefixed with `alias.`: a portable
     `select * exclude (...)`. -#}
 {% macro columns_except(relation, excluded, alias) -%}
