@@ -583,7 +583,7 @@ def ingest_contract(con, contract: Contract, landing_dir: Path,
             if time.time() - path.stat().st_mtime < settle_seconds:
                 raise FileDeferred(f"{path}: modified less than {settle_seconds:g} s ago")
             sha = registry.sha256_of(path)
-            if registry.already_loaded(con, path, sha):
+            if registry.already_loaded(con, path, sha, landing_dir):
                 results.append(FileResult(path, "", "skipped"))
                 continue
             notes = ()

@@ -57,12 +57,16 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def already_loaded(con, path: Path, sha256: str) -> bool:
+def already_loaded(con, path: Path, sha256: str, landing_dir: Path | None = None) -> bool:
+    """Was this content loaded from this file? With `landing_dir`, a file at the same place
+    under the landing folder counts too: a data folder moved or mounted elsewhere is not
+    loaded a second time."""
+    relative = f"/{path.relative_to(landing_dir)}" if landing_dir else None
     return bool(
         con.sql(
-            "select count(*) from raw.file_registry "
-            "where path = ? and sha256 = ? and status = 'loaded'",
-            params=[str(path), sha256],
+            "select count(*) from raw.file_registry where sha256 = ? and status = 'loaded' "
+            "and (path = ? or ends_with(path, ?))",
+            params=[sha256, str(path), relative or str(path)],
         ).fetchone()[0]
     )
 

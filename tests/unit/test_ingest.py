@@ -88,6 +88,19 @@ def test_same_file_loads_once_and_a_changed_file_is_a_new_batch(con, tmp_path):
     ).fetchone() == (3, 2)
 
 
+def test_a_moved_landing_folder_is_not_loaded_again(con, tmp_path):
+    contract = parse_contract(CSV_CONTRACT)
+    text = "Case Number,Subject,Opened,Amount\nT1,a,,1\n"
+    write(tmp_path / "old/tickets/t.csv", text, encoding="gb18030")
+    assert ingest_contract(con, contract, tmp_path / "old")[0].status == "loaded"
+    (tmp_path / "old").rename(tmp_path / "new")
+    assert ingest_contract(con, contract, tmp_path / "new")[0].status == "skipped"
+    write(tmp_path / "new/tickets/other.csv", text, encoding="gb18030")  # same rows, new file
+    assert [r.status for r in ingest_contract(con, contract, tmp_path / "new")] == [
+        "loaded", "skipped"]
+    assert con.sql("select count(*) from raw.crm__tickets").fetchone()[0] == 2
+
+
 def test_a_file_breaking_the_contract_fails_alone_and_names_file_and_column(con, tmp_path):
     contract = parse_contract(CSV_CONTRACT)
     write(tmp_path / "tickets/a.csv", "Subject,Opened\na,b\n", encoding="gb18030")
