@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pipelines.identity import probabilistic as splink
 from pipelines.identity.deterministic import RECORD_KEY
+from pipelines.identity.fingerprint import row_hashes
 from pipelines.warehouse import table_exists
 
 TABLE = "identity.match_columns"
@@ -61,9 +62,8 @@ def own_hashes(records: pd.DataFrame) -> pd.Series:
     n = len(records)
     columns = {c: (records[c] if c in records else pd.Series([None] * n, index=records.index))
                for c in splink.OWN_INPUTS}
-    values = pd.DataFrame(columns).astype("string").fillna("\x00")
-    hashed = pd.util.hash_pandas_object(values, index=False, hash_key=_code_version().hex()[:16])
-    return hashed.astype("uint64").astype("string")
+    hashed = row_hashes(pd.DataFrame(columns), hash_key=_code_version().hex()[:16])
+    return hashed.astype("string")
 
 
 def _schema() -> pa.Schema:

@@ -18,6 +18,7 @@ from pipelines.identity.deterministic import (
     cluster,
     identifier_links,
 )
+from pipelines.identity.fingerprint import row_hashes
 from pipelines.identity.stable_ids import assign_ids, update_aliases
 from pipelines.warehouse import register, table_exists
 
@@ -91,8 +92,7 @@ REVIEW_COLUMNS = [
 def record_hashes(records: pd.DataFrame) -> pd.Series:
     """A fingerprint of what matching reads from each record: a record whose fingerprint
     changed is matched again on an incremental run."""
-    values = records.reindex(columns=MATCH_INPUTS).astype("string").fillna("\x00")
-    return pd.util.hash_pandas_object(values, index=False).astype("uint64").astype("string")
+    return row_hashes(records.reindex(columns=MATCH_INPUTS)).astype("string")
 
 
 def _previous_rows(con, records: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:

@@ -39,7 +39,8 @@ def assign_ids(
     key = ["source_system", "source_record_id"]
     df = clusters.copy()
     if previous_ids is not None and previous is not None and len(previous):
-        df["prev_id"] = previous_ids.to_numpy()
+        df["prev_id"] = (previous_ids.array if isinstance(previous_ids.dtype, pd.StringDtype)
+                         else previous_ids.to_numpy())
     elif previous is not None and len(previous):
         df = df.merge(
             previous[key + ["customer_id"]].rename(columns={"customer_id": "prev_id"}),
