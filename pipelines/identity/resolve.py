@@ -95,6 +95,19 @@ def record_hashes(records: pd.DataFrame) -> pd.Series:
     return row_hashes(records.reindex(columns=MATCH_INPUTS)).astype("string")
 
 
+def _key_table(frame: pd.DataFrame) -> pa.Table:
+    """The record keys of `frame` as an Arrow table, with each row's position (`pos`)."""
+    return pa.table({**{c: _strings(frame[c]) for c in RECORD_KEY},
+                     "pos": np.arange(len(frame), dtype=np.int64)})
+
+
+def _strings(column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings (pandas' own Arrow strings as they are)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return pa.array(column, from_pandas=True).cast(pa.string())
+    return pa.array(column.astype("object"), pa.string(), from_pandas=True)
+
+
 def _previous_rows(con, records: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
     """The row of `previous` (the last run's map) holding each record's key, -1 for none
     (positional): one join in DuckDB (0.3 s at 1.7M records) instead of a pandas merge on
@@ -103,10 +116,7 @@ def _previous_rows(con, records: pd.DataFrame, previous: pd.DataFrame | None) ->
     if previous is None or not len(previous) or not len(records):
         return rows
     for name, frame in (("_record_keys", records), ("_previous_keys", previous)):
-        con.register(name, pa.table({
-            **{c: pa.array(frame[c].astype("object"), pa.string(), from_pandas=True)
-               for c in RECORD_KEY},
-            "pos": np.arange(len(frame), dtype=np.int64)}))
+        con.register(name, _key_table(frame))
     try:
         found = con.sql(
             "select r.pos as r, p.pos as p from _record_keys r join _previous_keys p "
@@ -160,10 +170,25 @@ def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFra
         "select left_source_system, left_source_record_id, right_source_system, "
         "right_source_record_id, rule, match_strength as strength, reason "
         "from identity.review_queue").df()
+    # the pairs of two unchanged records, in their order: a semi-join in DuckDB (pandas
+    # merges against the 1.7M unchanged keys took 1.4 s)
     unchanged = records.loc[known.notna().to_numpy(), RECORD_KEY]
-    for side in ("left", "right"):
-        earlier = earlier.merge(unchanged.add_prefix(f"{side}_"))
-    return earlier[REVIEW_COLUMNS]
+    con.register("_unchanged_keys", _key_table(unchanged))
+    con.register("_review_keys", pa.table({
+        **{f"{side}_{c}": _strings(earlier[f"{side}_{c}"])
+           for side in ("left", "right") for c in RECORD_KEY},
+        "pos": np.arange(len(earlier), dtype=np.int64)}))
+    try:
+        both = con.sql(
+            "select q.pos from _review_keys q where " + " and ".join(
+                f"exists (select 1 from _unchanged_keys k where "
+                f"k.source_system is not distinct from q.{side}_source_system and "
+                f"k.source_record_id is not distinct from q.{side}_source_record_id)"
+                for side in ("left", "right"))).fetchnumpy()["pos"]
+    finally:
+        con.unregister("_unchanged_keys")
+        con.unregister("_review_keys")
+    return earlier.iloc[np.sort(np.asarray(both, dtype=np.int64))][REVIEW_COLUMNS]
 
 
 def resolve(
