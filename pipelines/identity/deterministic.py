@@ -107,6 +107,12 @@ def _segmentations(tokens: list[str]) -> list[list[str]]:
     return out
 
 
+def _values(column: pd.Series):
+    """The values of a column to build a frame of: strings as the Arrow array they are
+    (converting a million of them to Python objects and back costs a second)."""
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
+
+
 def identifiers(records: pd.DataFrame) -> pd.DataFrame:
     """Long table: record index, kind, value, name_key, is_role_mailbox."""
     parts = []
@@ -117,8 +123,8 @@ def identifiers(records: pd.DataFrame) -> pd.DataFrame:
                 {
                     "record": part.index.to_numpy(),
                     "kind": kind,
-                    "value": part[kind].to_numpy(),
-                    "name_key": part["name_key"].to_numpy(),
+                    "value": _values(part[kind]),
+                    "name_key": _values(part["name_key"]),
                     "is_role": part["is_role_mailbox"].eq(True).to_numpy() & (kind == "email_key"),
                 }
             )
@@ -138,25 +144,44 @@ def demoted_identifiers(
     since. The verdicts only grow with a value's records (more records, names, role flags),
     so a value that lost records without gaining any cannot have become demoted. Decision
     0084."""
+    return _demotions(ids, *_grouped(ids), guards, earlier, changed)[0]
+
+
+def _grouped(ids: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """The group number of each row of `ids` (one group per kind and value, numbered as
+    they appear) and the groups: kind, value, records."""
     codes = ids.groupby(["kind", "value"], sort=False).ngroup().to_numpy()
     first = np.unique(codes, return_index=True)[1]  # ngroup numbers groups as they appear
-    groups = pd.DataFrame({"kind": ids["kind"].to_numpy()[first],
-                           "value": ids["value"].to_numpy()[first],
+    groups = pd.DataFrame({"kind": _values(ids["kind"].iloc[first]),
+                           "value": _values(ids["value"].iloc[first]),
                            "records": np.bincount(codes)})
+    return codes, groups
+
+
+def _demotions(
+    ids: pd.DataFrame, codes: np.ndarray, groups: pd.DataFrame, guards: Guards,
+    earlier: pd.DataFrame | None, changed: np.ndarray | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`demoted_identifiers` of `ids` grouped by `_grouped`, and which groups they are."""
     shared = groups["records"].to_numpy() > 1
     judge = shared.copy()  # the values judged now
     reasons = np.full(len(groups), None, dtype=object)
     if earlier is not None and changed is not None:
         touched = np.zeros(len(groups), dtype=bool)
         touched[codes[changed[ids["record"].to_numpy()]]] = True
-        before = groups[["kind", "value"]].merge(
+        # only a value on several records can be demoted: look up the earlier verdicts of
+        # those alone
+        before = groups.loc[shared, ["kind", "value"]].merge(
             earlier[["kind", "value", "records", "reason"]], how="left", on=["kind", "value"])
-        same = ~touched & (before["reason"].isna() | before["records"].eq(groups["records"]))
-        judge &= ~same.to_numpy()
-        reasons[~judge] = before["reason"].to_numpy(dtype=object)[~judge]
+        same = ~touched[shared] & (before["reason"].isna().to_numpy() | before["records"].eq(
+            groups["records"].to_numpy()[shared]).to_numpy())
+        kept = np.flatnonzero(shared)[same]
+        judge[kept] = False
+        reasons[kept] = before["reason"].to_numpy(dtype=object)[same]
     reasons[judge] = _verdicts(ids[judge[codes]], codes[judge[codes]], groups, guards)[judge]
-    out = groups.assign(reason=reasons)[shared & pd.notna(reasons)]
-    return out[["kind", "value", "records", "reason"]].reset_index(drop=True)
+    demoted = shared & pd.notna(reasons)
+    out = groups.assign(reason=reasons)[demoted]
+    return out[["kind", "value", "records", "reason"]].reset_index(drop=True), demoted
 
 
 def _verdicts(ids: pd.DataFrame, codes: np.ndarray, groups: pd.DataFrame,
@@ -189,18 +214,21 @@ def _verdicts(ids: pd.DataFrame, codes: np.ndarray, groups: pd.DataFrame,
 
 
 def household_members(
-    records: pd.DataFrame, demoted: pd.DataFrame, guards: Guards = Guards()
+    records: pd.DataFrame, demoted: pd.DataFrame, guards: Guards = Guards(),
+    ids: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Records (record, value, name_key) carrying a phone or mailbox demoted because
     different people use it (a family phone, a shared mailbox): the clustering keeps its
     differently named holders apart. Not card numbers: a card on two names is as often one
-    person's card under a mistyped name, and the model weighs both."""
+    person's card under a mistyped name, and the model weighs both. `ids`: the records'
+    `identifiers`, when already listed."""
     family = demoted.loc[(demoted["reason"] == "different_people")
                          & demoted["kind"].isin(HOUSEHOLD_KINDS), ["kind", "value"]]
     if family.empty:
         return pd.DataFrame(columns=["record", "value", "name_key"])
-    ids = identifiers(records).dropna(subset=["name_key"])
-    held = ids.merge(family, on=["kind", "value"])
+    ids = identifiers(records) if ids is None else ids
+    ids = ids[ids["value"].isin(family["value"]).to_numpy()]  # the few candidates first
+    held = ids.dropna(subset=["name_key"]).merge(family, on=["kind", "value"])
     held = held.assign(value=held["kind"] + ":" + held["value"].astype(str))
     return held[["record", "value", "name_key"]].reset_index(drop=True)
 
@@ -227,16 +255,18 @@ def identifier_links(
     demotions incremental (`demoted_identifiers`)."""
     records = records.reset_index(drop=True)
     ids = identifiers(records)
-    demoted = demoted_identifiers(ids, guards, earlier, changed)
-    usable = ids.merge(demoted[["kind", "value"]], how="left", indicator=True)
-    usable = usable[usable["_merge"] == "left_only"]
-    first = usable.groupby(["kind", "value"], sort=False)["record"].transform("min")
+    codes, groups = _grouped(ids)
+    demoted, is_demoted = _demotions(ids, codes, groups, guards, earlier, changed)
+    usable = ~is_demoted[codes]
+    record = ids["record"].to_numpy()
+    first = pd.Series(record).groupby(codes, sort=False).transform("min").to_numpy()
     edges = pd.DataFrame({
-        "left": first.to_numpy(), "right": usable["record"].to_numpy(),
-        "rule": usable["kind"].map(RULE_NAMES).to_numpy(), "strength": DETERMINISTIC_STRENGTH,
+        "left": first[usable], "right": record[usable],
+        "rule": pd.Series(ids["kind"].to_numpy()[usable]).map(RULE_NAMES).to_numpy(),
+        "strength": DETERMINISTIC_STRENGTH,
     })
     edges = edges[edges["left"] != edges["right"]].reset_index(drop=True)
-    return IdentifierLinks(edges, demoted, household_members(records, demoted, guards))
+    return IdentifierLinks(edges, demoted, household_members(records, demoted, guards, ids))
 
 
 KEPT_RULE = "kept"  # an unchanged record stays with the customer it had (incremental runs)

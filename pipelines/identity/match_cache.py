@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pipelines.identity import probabilistic as splink
 from pipelines.identity.deterministic import RECORD_KEY
+from pipelines.identity.fingerprint import row_hashes
 from pipelines.warehouse import table_exists
 
 TABLE = "identity.match_columns"
@@ -61,9 +62,19 @@ def own_hashes(records: pd.DataFrame) -> pd.Series:
     n = len(records)
     columns = {c: (records[c] if c in records else pd.Series([None] * n, index=records.index))
                for c in splink.OWN_INPUTS}
-    values = pd.DataFrame(columns).astype("string").fillna("\x00")
-    hashed = pd.util.hash_pandas_object(values, index=False, hash_key=_code_version().hex()[:16])
-    return hashed.astype("uint64").astype("string")
+    hashed = row_hashes(pd.DataFrame(columns), hash_key=_code_version().hex()[:16])
+    return hashed.astype("string")
+
+
+def _text(column: pd.Series) -> pa.ChunkedArray:
+    """A column as Arrow strings, as `astype("string")` writes its values (pandas' own Arrow
+    strings as they are: converting a million keys to Python strings and back costs 0.4 s)."""
+    if not isinstance(column.dtype, pd.StringDtype):
+        column = column.astype("string")
+    values = pa.array(column, from_pandas=True)
+    if isinstance(values, pa.Array):
+        values = pa.chunked_array([values])
+    return values.cast(pa.string())
 
 
 def _schema() -> pa.Schema:
@@ -78,9 +89,10 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     unchanged records and derived for the others, which are added to the table (rows of
     records gone or changed are deleted). Returns (columns, records derived this run)."""
     records = records.reset_index(drop=True)
-    keys = records[RECORD_KEY].astype("string").assign(**{HASH: own_hashes(records).to_numpy()})
-    keys["pos"] = np.arange(len(records), dtype=np.int64)
-    con.register("_match_keys", pa.Table.from_pandas(keys, preserve_index=False))
+    keys = pa.table({**{c: _text(records[c]) for c in RECORD_KEY},
+                     HASH: _text(own_hashes(records)),
+                     "pos": np.arange(len(records), dtype=np.int64)})
+    con.register("_match_keys", keys)
     joined = (f"from _match_keys k join {TABLE} c "
               f"using (source_system, source_record_id, {HASH})")
     try:
@@ -91,7 +103,7 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         derived = splink.own_columns(records.iloc[missing])
         schema = _schema()
         new = pa.Table.from_arrays(
-            [splink.arrow_column(keys[c].iloc[missing], pa.string())
+            [keys.column(c).take(pa.array(missing, pa.int64())).combine_chunks()
              for c in [*RECORD_KEY, HASH]]
             + [splink.arrow_column(derived[c], schema.field(c).type)
                for c in splink.OWN_COLUMNS], schema=schema)

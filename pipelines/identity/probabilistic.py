@@ -36,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pypinyin import Style, lazy_pinyin
 
 from pipelines.standardise import has_cjk, name_key, split_chinese_name
@@ -326,24 +327,24 @@ def prepare(
     out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
     for name in NAME_COLUMNS:  # kept lists stay Arrow lists (`match_cache`): no conversion
         values = own[name]
-        out[name] = values.array if isinstance(values.dtype, pd.ArrowDtype) else values.to_numpy()
+        out[name] = values.array if isinstance(values.dtype, pd.ArrowDtype) else _column(values)
     det_clusters, demoted = (deterministic if deterministic is not None
                              else deterministic_clusters(records))
     # a family phone or a shared mailbox says nothing about which family member it is
     shared = _demoted_mask(own["email_key"], "email_key", demoted)
     for name in ("email_key", "email_local", "email_letters", "email_anagram"):
-        out[name] = own[name].astype("object").where(~shared, None).to_numpy()
+        out[name] = _blanked(own[name], shared)
     out["phone"] = _without_demoted(
-        col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted).to_numpy()
+        col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted)
     for name in ("postcode", "city_norm", "street_norm", "birth_date"):
-        out[name] = own[name].to_numpy()
+        out[name] = _column(own[name])
     # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
     # a card on too many records is no evidence, one on names the deterministic rule finds
     # incompatible is: the model weighs the names too (a mistyped name keeps its card)
     not_names = demoted[demoted["reason"] != "different_people"] if len(demoted) else demoted
     cards = col("loyalty_card_number", pd.Series([None] * n))
     shared = _demoted_mask(cards, "loyalty_card_number", not_names)
-    out["loyalty_card"] = own["loyalty_card"].astype("object").where(~shared, None).to_numpy()
+    out["loyalty_card"] = _blanked(own["loyalty_card"], shared)
     out["name_block"] = _capped(out["name_letters"], BLOCK_NAME_CAP)
     out["given_block"] = _capped(out["given_letters"], BLOCK_NAME_CAP)
     births = out["birth_date"].value_counts()
@@ -375,15 +376,28 @@ def deterministic_clusters(records: pd.DataFrame, links=None) -> tuple[np.ndarra
     return clusters["cluster"].to_numpy().astype(np.int64), demoted
 
 
-def _without_demoted(values: pd.Series, kind: str, demoted: pd.DataFrame) -> pd.Series:
-    values = values.astype("object")
-    keep = ~_demoted_mask(values, kind, demoted) & values.notna().to_numpy()
-    return values.where(keep, None)
+def _column(values: pd.Series):
+    """`values` to set as a column of the prepared frame: strings as the Arrow array they
+    are (a million converted to Python objects and back cost a second per column)."""
+    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
+
+
+def _blanked(values: pd.Series, drop: np.ndarray):
+    """`_column` of `values` with the values at `drop` missing."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.where(~drop).array
+    return values.astype("object").where(~drop, None).to_numpy()
+
+
+def _without_demoted(values: pd.Series, kind: str, demoted: pd.DataFrame):
+    return _blanked(values, _demoted_mask(values, kind, demoted) | values.isna().to_numpy())
 
 
 def _demoted_mask(values: pd.Series, kind: str, demoted: pd.DataFrame) -> np.ndarray:
     """Which `values` are demoted identifiers of `kind`."""
     shared = set(demoted.loc[demoted["kind"] == kind, "value"])
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.isin(shared).to_numpy()
     return values.astype("object").isin(shared).to_numpy()
 
 
@@ -606,10 +620,20 @@ def namesake_frequencies(
     '英' (ying) counts everyone called Ying, and 'Michael S.' every Michael S...)."""
     held = prepared[[column, "det_cluster"]].dropna(subset=[column])
     total = max(held["det_cluster"].nunique(), 1)
-    anchored = prepared[list(ANCHOR_COLUMNS)].notna().any(axis=1)
-    forms = prepared.loc[anchored, ["name_forms", "det_cluster"]].explode("name_forms")
-    forms = forms.dropna().drop_duplicates()
-    people = forms.groupby("name_forms")["det_cluster"].size()
+    anchored = prepared[list(ANCHOR_COLUMNS)].notna().any(axis=1).to_numpy()
+    # the distinct (form, cluster) pairs of anchored records, counted per form: Arrow
+    # flattens the lists, integer codes find the distinct pairs
+    lists = arrow_column(prepared["name_forms"], pa.list_(pa.string()))
+    lists = lists.filter(pa.array(anchored))
+    forms = pc.list_flatten(lists)
+    clusters = prepared["det_cluster"].to_numpy()[anchored][
+        np.asarray(pc.list_parent_indices(lists), dtype=np.int64)]
+    valid = np.asarray(forms.is_valid(), dtype=bool)
+    codes, names = pd.factorize(pd.Series(forms.filter(pa.array(valid)), dtype="str"))
+    clusters = pd.factorize(clusters[valid])[0]
+    width = int(clusters.max(initial=0)) + 1
+    pairs = pd.unique(codes.astype(np.int64) * width + clusters)  # hashing: no sort needed
+    people = pd.Series(np.bincount(pairs // width, minlength=len(names)), index=names)
     values = np.sort(held[column].unique())
     people = people.reindex(values, fill_value=0)
     tf = (people.to_numpy() - 1).clip(min=floor) / total
@@ -784,8 +808,10 @@ def score_pairs(
                 threshold_match_probability=threshold, warning_mode="never"
             ).as_pandas_dataframe()
         else:
-            for column in _tf_columns(model) - set(NAMESAKE_TF_COLUMNS):
-                linker.table_management.compute_tf_table(column)  # over all records
+            for column in sorted(_tf_columns(model) - set(NAMESAKE_TF_COLUMNS)):
+                lookup = db_api.register(_term_frequencies(db_api.duckdb_con, column),
+                                         table_name=f"tf_{column}")  # over all records
+                linker.table_management.register_term_frequency_lookup(lookup, column)
             known = ~delta & _may_block_with(prepared, delta, model)
             new = db_api.register(data.filter(pa.array(delta)), table_name="delta_records")
             old = db_api.register(data.filter(pa.array(known)), table_name="known_records")
@@ -806,6 +832,16 @@ def score_pairs(
     return scored[det[scored["left"].to_numpy()] != det[scored["right"].to_numpy()]]
 
 
+def _term_frequencies(con: duckdb.DuckDBPyConnection, column: str) -> pa.Table:
+    """Splink's term frequencies of `column` over the `records` table (the SQL of its
+    `compute_tf_table`, same values), read from that one column: Splink's own query reads
+    every column of the records (a million rows of name lists: 2 s for a city lookup)."""
+    return con.sql(
+        f"select {column}, cast(count(*) as float8) / (select count({column}) as total "
+        f"from records) as tf_{column} from records where {column} is not null "
+        f"group by {column}").fetch_arrow_table()
+
+
 _FIRST_EQUALITY = re.compile(r'^\(?l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\)?(\s+and\s|$)', re.I)
 
 
@@ -818,7 +854,7 @@ def _may_block_with(prepared: pd.DataFrame, delta: np.ndarray, model: dict[str, 
     out of `predict_between` scores the same pairs, with less work. All records when a rule
     does not start with such an equality or has an `or`."""
     every = np.ones(len(prepared), dtype=bool)
-    found = np.zeros(len(prepared), dtype=bool)
+    wanted: dict[str, set] = {}  # column -> the delta records' values to look for in it
     for rule in model.get("blocking_rules_to_generate_predictions", []):
         sql = rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
         match = _FIRST_EQUALITY.match(sql.strip())
@@ -828,8 +864,11 @@ def _may_block_with(prepared: pd.DataFrame, delta: np.ndarray, model: dict[str, 
         if left not in prepared or right not in prepared:
             return every
         for mine, theirs in ((left, right), (right, left)):
-            values = prepared[theirs][delta].dropna()
-            found |= prepared[mine].isin(set(values)).to_numpy()
+            wanted.setdefault(mine, set()).update(prepared[theirs][delta].dropna())
+    # one look-up per column (rules share their first column: name_block, postcode...)
+    found = np.zeros(len(prepared), dtype=bool)
+    for column, values in wanted.items():
+        found |= prepared[column].isin(values).to_numpy()
     return found
 
 

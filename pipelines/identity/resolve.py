@@ -18,6 +18,7 @@ from pipelines.identity.deterministic import (
     cluster,
     identifier_links,
 )
+from pipelines.identity.fingerprint import row_hashes
 from pipelines.identity.stable_ids import assign_ids, update_aliases
 from pipelines.warehouse import register, table_exists
 
@@ -91,19 +92,65 @@ REVIEW_COLUMNS = [
 def record_hashes(records: pd.DataFrame) -> pd.Series:
     """A fingerprint of what matching reads from each record: a record whose fingerprint
     changed is matched again on an incremental run."""
-    values = records.reindex(columns=MATCH_INPUTS).astype("string").fillna("\x00")
-    return pd.util.hash_pandas_object(values, index=False).astype("uint64").astype("string")
+    return row_hashes(records.reindex(columns=MATCH_INPUTS)).astype("string")
 
 
-def _known_ids(records: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Series | None:
+def _key_table(frame: pd.DataFrame) -> pa.Table:
+    """The record keys of `frame` as an Arrow table, with each row's position (`pos`)."""
+    return pa.table({**{c: _strings(frame[c]) for c in RECORD_KEY},
+                     "pos": np.arange(len(frame), dtype=np.int64)})
+
+
+def _strings(column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow strings (pandas' own Arrow strings as they are)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return pa.array(column, from_pandas=True).cast(pa.string())
+    return pa.array(column.astype("object"), pa.string(), from_pandas=True)
+
+
+def _previous_rows(con, records: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
+    """The row of `previous` (the last run's map) holding each record's key, -1 for none
+    (positional): one join in DuckDB (0.3 s at 1.7M records) instead of a pandas merge on
+    the two string key columns (1.5 s) for each of the three places that need it."""
+    rows = np.full(len(records), -1, dtype=np.int64)
+    if previous is None or not len(previous) or not len(records):
+        return rows
+    for name, frame in (("_record_keys", records), ("_previous_keys", previous)):
+        con.register(name, _key_table(frame))
+    try:
+        found = con.sql(
+            "select r.pos as r, p.pos as p from _record_keys r join _previous_keys p "
+            "on r.source_system is not distinct from p.source_system "
+            "and r.source_record_id is not distinct from p.source_record_id").fetchnumpy()
+    finally:
+        con.unregister("_record_keys")
+        con.unregister("_previous_keys")
+    matched = np.asarray(found["r"], dtype=np.int64)
+    if (np.bincount(matched, minlength=len(records)) > 1).any():
+        raise ValueError("identity.customer_map holds a source record twice")
+    rows[matched] = np.asarray(found["p"], dtype=np.int64)
+    return rows
+
+
+def _at(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """`column`'s value at each of `rows` (positional; -1: missing), keeping its dtype."""
+    hit = rows >= 0
+    if not len(column):
+        return pd.Series([None] * len(rows), dtype=column.dtype)
+    values = column.iloc[np.where(hit, rows, 0)].reset_index(drop=True)
+    return values.where(hit) if not hit.all() else values
+
+
+def _known_ids(records: pd.DataFrame, previous: pd.DataFrame | None,
+               rows: np.ndarray) -> pd.Series | None:
     """Earlier customer id of each record whose fingerprint did not change (positional);
-    None when there is nothing to build on (first run, or a map without fingerprints)."""
+    None when there is nothing to build on (first run, or a map without fingerprints).
+    `rows`: each record's row of `previous` (`_previous_rows`)."""
     if previous is None or "record_hash" not in previous or previous["record_hash"].isna().all():
         return None
-    same = records[RECORD_KEY + ["record_hash"]].merge(
-        previous[RECORD_KEY + ["record_hash", "customer_id"]], on=RECORD_KEY + ["record_hash"],
-        how="left")
-    return same["customer_id"]
+    same = (_at(previous["record_hash"], rows).to_numpy(dtype=object, na_value=None)
+            == records["record_hash"].to_numpy(dtype=object, na_value=None))
+    return _at(previous["customer_id"], np.where(same, rows, -1))
 
 
 class _Clock:
@@ -123,10 +170,25 @@ def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFra
         "select left_source_system, left_source_record_id, right_source_system, "
         "right_source_record_id, rule, match_strength as strength, reason "
         "from identity.review_queue").df()
+    # the pairs of two unchanged records, in their order: a semi-join in DuckDB (pandas
+    # merges against the 1.7M unchanged keys took 1.4 s)
     unchanged = records.loc[known.notna().to_numpy(), RECORD_KEY]
-    for side in ("left", "right"):
-        earlier = earlier.merge(unchanged.add_prefix(f"{side}_"))
-    return earlier[REVIEW_COLUMNS]
+    con.register("_unchanged_keys", _key_table(unchanged))
+    con.register("_review_keys", pa.table({
+        **{f"{side}_{c}": _strings(earlier[f"{side}_{c}"])
+           for side in ("left", "right") for c in RECORD_KEY},
+        "pos": np.arange(len(earlier), dtype=np.int64)}))
+    try:
+        both = con.sql(
+            "select q.pos from _review_keys q where " + " and ".join(
+                f"exists (select 1 from _unchanged_keys k where "
+                f"k.source_system is not distinct from q.{side}_source_system and "
+                f"k.source_record_id is not distinct from q.{side}_source_record_id)"
+                for side in ("left", "right"))).fetchnumpy()["pos"]
+    finally:
+        con.unregister("_unchanged_keys")
+        con.unregister("_review_keys")
+    return earlier.iloc[np.sort(np.asarray(both, dtype=np.int64))][REVIEW_COLUMNS]
 
 
 def resolve(
@@ -143,7 +205,8 @@ def resolve(
     records = _read_records(con)
     records["record_hash"] = record_hashes(records)
     previous = _previous(con, "customer_map", "*")
-    known = None if full else _known_ids(records, previous)
+    rows = _previous_rows(con, records, previous)
+    known = None if full else _known_ids(records, previous, rows)
     delta = None if known is None else known.isna().to_numpy()
     clock(f"read {len(records):,} records", len(records))
     guards = guards or Guards()
@@ -168,11 +231,12 @@ def resolve(
                                          cluster_guards=getattr(matcher, "cluster_guards", None),
                                          links=id_links)
     clock("guarded clustering", len(records))
-    mapped, events = assign_ids(clusters, previous)
+    earlier_ids = None if previous is None else _at(previous["customer_id"], rows)
+    mapped, events = assign_ids(clusters, previous, earlier_ids)
     if previous is not None:
-        mapped = mapped.merge(
-            previous[RECORD_KEY + ["first_seen_at", "match_rule"]].rename(
-                columns={"match_rule": "previous_rule"}), on=RECORD_KEY, how="left")
+        mapped = mapped.assign(
+            first_seen_at=_at(previous["first_seen_at"], rows).set_axis(mapped.index),
+            previous_rule=_at(previous["match_rule"], rows).set_axis(mapped.index))
         if known is not None:  # unchanged records keep the rule that linked them
             unchanged = known.notna().to_numpy()
             mapped.loc[unchanged, "match_rule"] = mapped.loc[unchanged, "previous_rule"]

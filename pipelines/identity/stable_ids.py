@@ -28,14 +28,20 @@ def id_numbers(customer_ids: pd.Series) -> pd.Series:
 
 
 def assign_ids(
-    clusters: pd.DataFrame, previous: pd.DataFrame | None
+    clusters: pd.DataFrame, previous: pd.DataFrame | None,
+    previous_ids: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`clusters`: source_system, source_record_id, cluster (+ any other columns, kept).
     `previous`: source_system, source_record_id, customer_id from the last run (or None).
+    `previous_ids`: the earlier customer id of each row of `clusters` (positional, missing
+    for records without one), when already looked up: saves joining `previous` again.
     Returns (clusters with customer_id, events: event_type, customer_id, other_customer_id)."""
     key = ["source_system", "source_record_id"]
     df = clusters.copy()
-    if previous is not None and len(previous):
+    if previous_ids is not None and previous is not None and len(previous):
+        df["prev_id"] = (previous_ids.array if isinstance(previous_ids.dtype, pd.StringDtype)
+                         else previous_ids.to_numpy())
+    elif previous is not None and len(previous):
         df = df.merge(
             previous[key + ["customer_id"]].rename(columns={"customer_id": "prev_id"}),
             on=key,
@@ -66,8 +72,10 @@ def assign_ids(
     next_number = 1
     if previous is not None and len(previous):
         next_number = int(id_numbers(previous["customer_id"]).max()) + 1
-    order = df.groupby("cluster")[key].min().sort_values(key)
-    new_clusters = order.index[~order.index.isin(survivor.index)].tolist()
+    # (the order of all clusters restricted to those without an id: the sort is stable)
+    fresh = df[~df["cluster"].isin(survivor.index).to_numpy()]
+    order = fresh.groupby("cluster")[key].min().sort_values(key, kind="stable")
+    new_clusters = order.index.tolist()
     new_ids = {c: format_id(next_number + i) for i, c in enumerate(new_clusters)}
     ids = pd.concat([survivor, pd.Series(new_ids, dtype=object)])
     df["customer_id"] = df["cluster"].map(ids)

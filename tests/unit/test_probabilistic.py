@@ -275,3 +275,38 @@ def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp
                 assert con.sql("select current_setting('memory_limit')").fetchone()[0] != ""
     finally:
         config.settings.cache_clear()
+
+
+def test_city_term_frequencies_are_splinks_own(data):
+    """The lookup read from the city column alone holds Splink's `compute_tf_table` values."""
+    _, _, prepared, model = data
+    with prob._linker(prepared, model) as (linker, db_api):
+        want = linker.table_management.compute_tf_table("city_norm").as_pandas_dataframe()
+        got = prob._term_frequencies(db_api.duckdb_con, "city_norm").to_pandas()
+    want = want.sort_values("city_norm", ignore_index=True)
+    got = got.sort_values("city_norm", ignore_index=True)
+    assert len(got) > 3
+    pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+
+
+@pytest.mark.parametrize("arrow_lists", [False, True])
+def test_namesake_frequencies_count_anchored_people(data, arrow_lists):
+    """Against the plain pandas count (explode, distinct form and cluster pairs)."""
+    import pyarrow as pa
+
+    _, _, prepared, _ = data
+    if arrow_lists:  # as `match_cache` hands them over
+        prepared = prepared.assign(name_forms=pd.Series(
+            pa.array(prepared["name_forms"].tolist(), pa.list_(pa.string())),
+            dtype=pd.ArrowDtype(pa.list_(pa.string()))))
+    held = prepared[["name_letters", "det_cluster"]].dropna(subset=["name_letters"])
+    anchored = prepared[list(prob.ANCHOR_COLUMNS)].notna().any(axis=1)
+    forms = prepared.loc[anchored, ["name_forms", "det_cluster"]].explode("name_forms")
+    people = forms.dropna().drop_duplicates().groupby("name_forms")["det_cluster"].size()
+    values = np.sort(held["name_letters"].unique())
+    tf = (people.reindex(values, fill_value=0).to_numpy() - 1).clip(
+        min=prob.NAMESAKE_FLOOR) / held["det_cluster"].nunique()
+    got = prob.namesake_frequencies(prepared, "name_letters")
+    assert got["name_letters"].tolist() == values.tolist()
+    assert got["tf_name_letters"].tolist() == tf.tolist()
+    assert (got["tf_name_letters"] > prob.NAMESAKE_FLOOR / len(held)).any()
