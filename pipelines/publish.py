@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -165,32 +164,6 @@ def _cleanup(*paths: Path) -> None:
         Path(f"{p}.wal").unlink(missing_ok=True)
 
 
-def _write_analytics(cur, selects: dict[str, str], parquet_dir: Path) -> dict[str, int]:
-    """The pseudonymous tables into the attached `serving` file and Parquet; rows per table."""
-    counts = {}
-    with cur:
-        cur.sql("create schema serving.bi")
-        for table, select in selects.items():
-            cur.sql(f"create table serving.bi.{table} as {select}")
-            counts[table] = cur.sql(f"select count(*) from serving.bi.{table}").fetchone()[0]
-            cur.sql(f"copy serving.bi.{table} to '{parquet_dir / table}.parquet' "
-                    "(format parquet)")
-        cur.sql("checkpoint serving")
-    return counts
-
-
-def _write_restricted(cur, tables: list[str], has_keys: bool) -> None:
-    """Every bi table as built, and the key map, into the attached `restricted` file."""
-    with cur:
-        cur.sql("create schema restricted.bi")
-        for table in tables:
-            cur.sql(f"create table restricted.bi.{table} as select * from bi.{table}")
-        if has_keys:
-            cur.sql(f"create table restricted.bi.customer_keys as "
-                    f"select customer_id, customer_key from {KEYS_TABLE}")
-        cur.sql("checkpoint restricted")
-
-
 def publish(serving_dir: Path, restricted_dir: Path | None = None,
             pii: set[str] | None = None, keep_previous: bool = True) -> dict[str, int]:
     """Write the analytics output (and the restricted one when `restricted_dir` is given);
@@ -217,6 +190,7 @@ def publish(serving_dir: Path, restricted_dir: Path | None = None,
         for stale in restricted_dir.glob(f".{RESTRICTED_FILE}.*.tmp*"):
             stale.unlink(missing_ok=True)
         tmp_full = restricted_dir / f".{RESTRICTED_FILE}.{version}.tmp"
+    counts: dict[str, int] = {}
     switched = False
     try:
         with connect(read_only=True) as con:
@@ -225,17 +199,23 @@ def publish(serving_dir: Path, restricted_dir: Path | None = None,
             selects = {t: analytics_select(con, t, pii, has_keys) for t in tables}
             # the analytics file is never encrypted: BI drivers must open it
             con.sql(f"attach '{new_db}' as serving (read_only false)")
-            if tmp_full is not None:
-                con.sql(f"attach '{tmp_full}' as restricted {attach_options()}")
-            # the two outputs are written at once, each through its own cursor: one table's
-            # write leaves part of the second core idle
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                analytics = pool.submit(_write_analytics, con.cursor(), selects, parquet_dir)
-                if tmp_full is not None:
-                    pool.submit(_write_restricted, con.cursor(), tables, has_keys).result()
-                counts = analytics.result()
+            con.sql("create schema serving.bi")
+            for table in tables:
+                con.sql(f"create table serving.bi.{table} as {selects[table]}")
+                counts[table] = con.sql(f"select count(*) from serving.bi.{table}").fetchone()[0]
+                con.sql(f"copy serving.bi.{table} to '{parquet_dir / table}.parquet' "
+                        "(format parquet)")
+            con.sql("checkpoint serving")
             con.sql("detach serving")
             if tmp_full is not None:
+                con.sql(f"attach '{tmp_full}' as restricted {attach_options()}")
+                con.sql("create schema restricted.bi")
+                for table in tables:
+                    con.sql(f"create table restricted.bi.{table} as select * from bi.{table}")
+                if has_keys:
+                    con.sql(f"create table restricted.bi.customer_keys as "
+                            f"select customer_id, customer_key from {KEYS_TABLE}")
+                con.sql("checkpoint restricted")
                 con.sql("detach restricted")
         Path(f"{new_db}.wal").unlink(missing_ok=True)
         # the switch: one atomic rename makes the whole new set current
