@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -39,6 +40,14 @@ def paid_orders_before(orders: pd.DataFrame, as_of: date | str | pd.Timestamp) -
 def numeric(frame: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """Feature columns as float64 (DuckDB decimals arrive as objects); NaN kept."""
     return frame[list(cols)].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def distinct_rows(frame: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group of equal values in `cols` (missing values equal too), numbered as the
+    groups first appear, and the position of each group's first row: compute once per group
+    on `frame.iloc[first]`, then spread back with `[codes]`."""
+    codes = frame.groupby(list(cols), sort=False, dropna=False).ngroup().to_numpy()
+    return codes, np.unique(codes, return_index=True)[1]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
-from models_ml._frames import day, numeric, openmp_threads, utc_naive
+from models_ml._frames import day, distinct_rows, numeric, openmp_threads, utc_naive
 from models_ml.config import ChurnConfig, ClvConfig
 
 REFERENCE_ROWS = 20_000  # rows of the drift reference sample (bin shares to ~0.3 points)
@@ -406,8 +406,8 @@ def score_churn(
     x_all = numeric(latest_snapshot, cols)
     # a score and its reasons depend on the feature values only: computed once per distinct
     # row (at 1M customers a third of them share theirs with another customer)
-    codes = x_all.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    x = x_all.iloc[np.unique(codes, return_index=True)[1]].reset_index(drop=True)
+    codes, first = distinct_rows(x_all, cols)
+    x = x_all.iloc[first].reset_index(drop=True)
     with openmp_threads(cfg.n_threads):
         prob = model.estimator.predict_proba(x)[:, 1]
         delta = contributions(model, x)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models_ml._frames import day, paid_orders_before
+from models_ml._frames import day, distinct_rows, paid_orders_before
 from models_ml.config import ClvConfig
 
 with warnings.catch_warnings():  # arviz announces its refactor with a FutureWarning on import
@@ -333,8 +333,7 @@ def _per_distinct(rows: pd.DataFrame, cols: list[str], predict: Callable) -> np.
     """`predict` (a pymc-marketing prediction per customer_id) of each row, computed once per
     distinct combination of `cols`: customers with the same summary get the same prediction,
     and at 1M customers half of them share their (frequency, recency, T) with another."""
-    codes = rows.groupby(cols, sort=False).ngroup().to_numpy()
-    first = np.unique(codes, return_index=True)[1]  # ngroup numbers groups as they appear
+    codes, first = distinct_rows(rows, cols)
     distinct = rows[cols].iloc[first].reset_index(drop=True)
     distinct.insert(0, "customer_id", np.arange(len(distinct)).astype(str))
     return _point(predict(distinct), distinct["customer_id"])[codes]

@@ -57,16 +57,18 @@ where {{ newer_than_this('joined._ingested_at') }}
 {%- endif %}
 {%- endmacro %}
 
-{#- Per-customer marts (decision 0089). A customer's row depends on all their records, so an
-    incremental run rebuilds whole customers: those holding a record newer than {{ this }}
-    holds, and those whose set of records changed (a new customer, a merge, a split, a
-    record moved or erased), seen as a different `_records_hash`. `members`: a CTE of every
-    current identity-map row (customer_id, source_system, source_record_id, _ingested_at).
-    A table built before these columns existed rebuilds every customer once. -#}
+{#- Per-customer marts (decision 0089): the customers to build, with their newest record's
+    `_ingested_at` and `_records_hash` (an order-free hash of their records' keys). A full
+    build takes every customer. An incremental run rebuilds whole customers: those holding a
+    record newer than {{ this }} holds, and those whose set of records changed (a new
+    customer, a merge, a split, a record moved or erased: another `_records_hash`).
+    `members`: a CTE of every current identity-map row (customer_id, source_system,
+    source_record_id, _ingested_at). A table built before these columns existed rebuilds
+    every customer once. -#}
 {% macro customers_to_rebuild(members) -%}
 {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name')
-                | map('lower') | list if execute else [] -%}
-select now_.customer_id
+                | map('lower') | list if is_incremental() else [] -%}
+select now_.*
 from (
     select customer_id, max(_ingested_at) as _ingested_at, {{ record_set_hash() }} as _records_hash
     from {{ members }}

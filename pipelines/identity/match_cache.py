@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.identity import probabilistic as splink
-from pipelines.identity.deterministic import RECORD_KEY
+from pipelines.identity.deterministic import RECORD_KEY, arrow_strings
 from pipelines.identity.fingerprint import row_hashes
 from pipelines.warehouse import table_exists
 
@@ -66,17 +66,6 @@ def own_hashes(records: pd.DataFrame) -> pd.Series:
     return hashed.astype("string")
 
 
-def _text(column: pd.Series) -> pa.ChunkedArray:
-    """A column as Arrow strings, as `astype("string")` writes its values (pandas' own Arrow
-    strings as they are: converting a million keys to Python strings and back costs 0.4 s)."""
-    if not isinstance(column.dtype, pd.StringDtype):
-        column = column.astype("string")
-    values = pa.array(column, from_pandas=True)
-    if isinstance(values, pa.Array):
-        values = pa.chunked_array([values])
-    return values.cast(pa.string())
-
-
 def _schema() -> pa.Schema:
     return pa.schema(
         [pa.field(c, pa.string()) for c in [*RECORD_KEY, HASH]]
@@ -89,8 +78,8 @@ def own_columns(con, records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     unchanged records and derived for the others, which are added to the table (rows of
     records gone or changed are deleted). Returns (columns, records derived this run)."""
     records = records.reset_index(drop=True)
-    keys = pa.table({**{c: _text(records[c]) for c in RECORD_KEY},
-                     HASH: _text(own_hashes(records)),
+    keys = pa.table({**{c: arrow_strings(records[c]) for c in RECORD_KEY},
+                     HASH: arrow_strings(own_hashes(records)),
                      "pos": np.arange(len(records), dtype=np.int64)})
     con.register("_match_keys", keys)
     joined = (f"from _match_keys k join {TABLE} c "

@@ -39,6 +39,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pypinyin import Style, lazy_pinyin
 
+from pipelines.identity.deterministic import (
+    IDENTIFIER_KINDS,
+    RECORD_KEY,
+    cluster,
+    column_values,
+)
 from pipelines.standardise import has_cjk, name_key, split_chinese_name
 
 SPLINK_RULE = "splink"
@@ -327,7 +333,8 @@ def prepare(
     out = pd.DataFrame({"unique_id": np.arange(n, dtype=np.int64)})
     for name in NAME_COLUMNS:  # kept lists stay Arrow lists (`match_cache`): no conversion
         values = own[name]
-        out[name] = values.array if isinstance(values.dtype, pd.ArrowDtype) else _column(values)
+        out[name] = (values.array if isinstance(values.dtype, pd.ArrowDtype)
+                     else column_values(values))
     det_clusters, demoted = (deterministic if deterministic is not None
                              else deterministic_clusters(records))
     # a family phone or a shared mailbox says nothing about which family member it is
@@ -337,7 +344,7 @@ def prepare(
     out["phone"] = _without_demoted(
         col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted)
     for name in ("postcode", "city_norm", "street_norm", "birth_date"):
-        out[name] = _column(own[name])
+        out[name] = column_values(own[name])
     # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
     # a card on too many records is no evidence, one on names the deterministic rule finds
     # incompatible is: the model weighs the names too (a mistyped name keeps its card)
@@ -367,8 +374,6 @@ def deterministic_clusters(records: pd.DataFrame, links=None) -> tuple[np.ndarra
     identifier columns are missing): term frequencies count people, not records. Also the
     demoted identifiers (kind, value): shared by different people, they are no evidence.
     `links`: the records' `deterministic.identifier_links`, when already computed."""
-    from pipelines.identity.deterministic import IDENTIFIER_KINDS, RECORD_KEY, cluster
-
     needed = {*RECORD_KEY, "name_key", "is_role_mailbox", *IDENTIFIER_KINDS}
     if not needed <= set(records.columns):
         return np.arange(len(records), dtype=np.int64), pd.DataFrame(columns=["kind", "value"])
@@ -376,14 +381,8 @@ def deterministic_clusters(records: pd.DataFrame, links=None) -> tuple[np.ndarra
     return clusters["cluster"].to_numpy().astype(np.int64), demoted
 
 
-def _column(values: pd.Series):
-    """`values` to set as a column of the prepared frame: strings as the Arrow array they
-    are (a million converted to Python objects and back cost a second per column)."""
-    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
-
-
 def _blanked(values: pd.Series, drop: np.ndarray):
-    """`_column` of `values` with the values at `drop` missing."""
+    """`column_values` of `values` with the values at `drop` missing."""
     if isinstance(values.dtype, pd.StringDtype):
         return values.where(~drop).array
     return values.astype("object").where(~drop, None).to_numpy()

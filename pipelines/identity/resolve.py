@@ -15,6 +15,7 @@ from pipelines.identity.deterministic import (
     RECORD_KEY,
     Guards,
     IdentifierLinks,
+    arrow_strings,
     cluster,
     identifier_links,
 )
@@ -97,15 +98,8 @@ def record_hashes(records: pd.DataFrame) -> pd.Series:
 
 def _key_table(frame: pd.DataFrame) -> pa.Table:
     """The record keys of `frame` as an Arrow table, with each row's position (`pos`)."""
-    return pa.table({**{c: _strings(frame[c]) for c in RECORD_KEY},
+    return pa.table({**{c: arrow_strings(frame[c]) for c in RECORD_KEY},
                      "pos": np.arange(len(frame), dtype=np.int64)})
-
-
-def _strings(column: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """A text column as Arrow strings (pandas' own Arrow strings as they are)."""
-    if isinstance(column.dtype, pd.StringDtype):
-        return pa.array(column, from_pandas=True).cast(pa.string())
-    return pa.array(column.astype("object"), pa.string(), from_pandas=True)
 
 
 def _previous_rows(con, records: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
@@ -175,7 +169,7 @@ def _earlier_reviews(con, records: pd.DataFrame, known: pd.Series) -> pd.DataFra
     unchanged = records.loc[known.notna().to_numpy(), RECORD_KEY]
     con.register("_unchanged_keys", _key_table(unchanged))
     con.register("_review_keys", pa.table({
-        **{f"{side}_{c}": _strings(earlier[f"{side}_{c}"])
+        **{f"{side}_{c}": arrow_strings(earlier[f"{side}_{c}"])
            for side in ("left", "right") for c in RECORD_KEY},
         "pos": np.arange(len(earlier), dtype=np.int64)}))
     try:

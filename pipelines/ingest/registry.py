@@ -57,16 +57,14 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def already_loaded(con, path: Path, sha256: str, landing_dir: Path | None = None) -> bool:
-    """Was this content loaded from this file? With `landing_dir`, a file at the same place
-    under the landing folder counts too: a data folder moved or mounted elsewhere is not
-    loaded a second time."""
-    relative = f"/{path.relative_to(landing_dir)}" if landing_dir else None
+def already_loaded(con, path: Path, sha256: str, landing_dir: Path) -> bool:
+    """Was this content loaded from this file, or from the same place under the landing
+    folder (`landing_dir`)? A data folder moved or mounted elsewhere is not loaded again."""
     return bool(
         con.sql(
             "select count(*) from raw.file_registry where sha256 = ? and status = 'loaded' "
-            "and (path = ? or ends_with(path, ?))",
-            params=[sha256, str(path), relative or str(path)],
+            "and ends_with(path, ?)",
+            params=[sha256, f"/{path.relative_to(landing_dir)}"],
         ).fetchone()[0]
     )
 

@@ -20,12 +20,7 @@ with members as (
 ),
 
 rebuilt as (
-    select customer_id, max(_ingested_at) as _ingested_at, {{ record_set_hash() }} as _records_hash
-    from members
-    {%- if is_incremental() %}
-    where customer_id in ({{ customers_to_rebuild('members') }})
-    {%- endif %}
-    group by customer_id
+    {{ customers_to_rebuild('members') }}
 ),
 
 evidence as (

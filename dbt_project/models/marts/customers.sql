@@ -37,7 +37,8 @@ records as (
         ) }} as age_days
     from members
     {%- if is_incremental() %}
-    where members.customer_id in ({{ customers_to_rebuild('members') }})
+    where members.customer_id in (
+        select customer_id from ({{ customers_to_rebuild('members') }}) as rebuilt)
     {%- endif %}
 ),
 
