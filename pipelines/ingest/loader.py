@@ -17,7 +17,7 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,25 +96,36 @@ def _decode_error(
 def snapshot(
     path: Path, encoding: str | None, expected_sha256: str | None = None
 ) -> Iterator[tuple[Path, str]]:
-    """A private UTF-8 copy of the landing file (strictly decoded, BOM removed) and the sha256
-    of the bytes it was made from. Loading reads only the copy, so a writer touching the
-    landing file during the run cannot change what is loaded; if the file changes while it is
-    copied (or differs from `expected_sha256`), FileDeferred leaves it for the next run.
-    `encoding` None copies the bytes as they are (Parquet)."""
+    """The file to read for the landing file `path` and the sha256 of its bytes. Every byte is
+    checked first (strictly decoded, no NUL); a UTF-8 file without a byte order mark (and
+    Parquet: `encoding` None) is then read where it lies, anything else from a private UTF-8
+    copy (BOM removed). If the file changes while it is checked or read (size or modification
+    time; or it differs from `expected_sha256`), FileDeferred leaves it for the next run: the
+    `with` block raises it on exit, before anything is written (decision 0091)."""
     before = path.stat()
     if before.st_size == 0:
         raise ContractError(f"{path}: empty file (0 bytes): there is no header to check")
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(encoding or "latin-1")(errors="strict")
+    with path.open("rb") as f:
+        start = f.read(len(codecs.BOM_UTF8))
+    in_place = encoding is None or (
+        codecs.lookup(encoding).name == "utf-8" and start != codecs.BOM_UTF8
+    )
+
+    def unchanged(after) -> bool:
+        return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+
     with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
         copy = Path(tmp) / f"snapshot{path.suffix}"
         lines_before = offset = 0
         seen = b""  # the last MB read, for the mixed-encoding hint
-        with path.open("rb") as src, copy.open("w", encoding="utf-8", newline="") as out:
+        with path.open("rb") as src, (
+            nullcontext() if in_place else copy.open("w", encoding="utf-8", newline="")
+        ) as out:
             while block := src.read(1 << 20):
                 digest.update(block)
                 if encoding is None:
-                    out.buffer.write(block)
                     continue
                 try:
                     text = decoder.decode(block)
@@ -130,26 +141,28 @@ def snapshot(
                         f"{path}: line {line} contains NUL bytes: not a text export "
                         "(a spreadsheet, or UTF-16?)"
                     )
-                if offset == 0 and text.startswith("\ufeff"):
-                    text = text[1:]
-                out.write(text)
+                if out is not None:
+                    out.write(text[1:] if offset == 0 and text.startswith("\ufeff") else text)
                 lines_before += block.count(b"\n")
                 offset += len(block)
                 seen = (seen + block)[-(1 << 20):]
             try:
-                out.write(decoder.decode(b"", final=True))
+                tail = decoder.decode(b"", final=True)
             except UnicodeDecodeError as e:
                 raise ContractError(
                     f"{path}: line {lines_before + 1} ends inside a multi-byte {encoding} "
                     "character: the file is truncated"
                 ) from e
-        after = path.stat()
+            if out is not None:
+                out.write(tail)
         sha = digest.hexdigest()
-        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
+        if not unchanged(path.stat()) or (
             expected_sha256 is not None and sha != expected_sha256
         ):
             raise FileDeferred(f"{path}: changed while it was being read")
-        yield copy, sha
+        yield (path if in_place else copy), sha
+        if in_place and not unchanged(path.stat()):
+            raise FileDeferred(f"{path}: changed while it was being read")
 
 
 def csv_header(path: Path, name: Path, delimiter: str) -> list[str]:
@@ -298,13 +311,14 @@ def source_relation(
         return sql, cols, original, [f"when {repeated_header} then 'repeated header row'"], warnings
     if contract.format == "jsonl":
         lines = (
-            f"select row_number() over () as _source_row, line from read_csv({lit(str(path))}, "
+            f"select line from read_csv({lit(str(path))}, "
             "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim='\\x1f', "
             f"quote='', escape='', strict_mode=false, max_line_size={MAX_LINE_BYTES}) "
             "where trim(coalesce(line, '')) <> ''"
         )
-        # materialised first: JSON functions over a `row_number() over ()` subquery run on
-        # one thread (21 s instead of 4 s for the 271k orders of 100k people)
+        # materialised first, in file order (insertion order is preserved): a line's number
+        # is its rowid + 1. JSON functions over a `row_number() over ()` subquery ran on one
+        # thread (21 s instead of 4 s for the 271k orders of 100k people)
         con.sql(f"create or replace temp table _lines as {lines}")
         keys = con.sql(
             "select distinct unnest(json_keys(line)) from _lines "
@@ -324,7 +338,7 @@ def source_relation(
             "select _source_row, line as _line, _json, _object, "
             f"case when _object then json_type(line, {paths}) end as _types, "
             f"case when _object then json_extract_string(line, {paths}) end as _values from ("
-            "select *, json_valid(line) as _json, "
+            "select rowid + 1 as _source_row, line, json_valid(line) as _json, "
             "case when json_valid(line) then json_type(line) = 'OBJECT' else false end "
             "as _object from _lines))"
         )
@@ -372,6 +386,9 @@ def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
                 f"{path}: line {line}, column {column!r}: a quote is never closed, so the "
                 f"{rest + 1} lines from there on cannot be split into records; fix the export"
             )
+    if not rejects:  # every record was split: record k is source row k
+        con.sql("alter table _src rename column _record to _source_row")
+        return []
     total = con.sql("select count(*) from _src").fetchone()[0] + len(rejects)
     skipped = ", ".join(str(r[0] - 1) for r in rejects) or "0"
     con.sql(
@@ -385,12 +402,13 @@ def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
     ]
 
 
-def mark_duplicates(con, contract: Contract) -> None:
+def mark_duplicates(con, contract: Contract, original: str) -> None:
     """Among `_typed` rows that would load, an exact copy of an earlier record is quarantined,
     and so is a record whose key appears again later in the file with different content (the
-    last one is kept, as staging would keep it). Two hash aggregations find the few repeated
-    records and keys; only their rows are updated (a window over the whole row text sorted
-    every row of the file: 3x slower)."""
+    last one is kept, as staging would keep it). Hash aggregations find the few repeated
+    records and keys; only those rows get their original text (`original`, SQL over `_src`)
+    compared, and only their rows are updated (a window over the whole row text sorted every
+    row of the file: 3x slower)."""
     keys = ", ".join(q(k) for k in contract.key)
     shown = " || ', ' || ".join(
         f"{lit(k + '=')} || coalesce(cast(t.{q(k)} as varchar), 'NULL')" for k in contract.key
@@ -398,11 +416,16 @@ def mark_duplicates(con, contract: Contract) -> None:
     same_key = " and ".join(f"t.{q(k)} is not distinct from l.{q(k)}" for k in contract.key)
     con.sql(
         "create or replace temp table _dups as with "
-        "firsts as (select _original, min(_source_row) as _first from _typed "
-        "where _reason is null group by _original having count(*) > 1), "
+        "repeated as (select _source_row as _row from _typed where _reason is null and "
+        "_row_hash in (select _row_hash from _typed where _reason is null group by _row_hash "
+        "having count(*) > 1)), "
+        f"texts as (select _source_row, {original} as _text from _src "
+        "join repeated on _source_row = _row), "
+        "firsts as (select _text, min(_source_row) as _first from texts group by _text "
+        "having count(*) > 1), "
         "copies as (select t._source_row, 'exact duplicate of row ' || f._first as _why "
-        "from _typed as t join firsts as f on t._original is not distinct from f._original "
-        "where t._reason is null and t._source_row > f._first), "
+        "from texts as t join firsts as f on t._text is not distinct from f._text "
+        "where t._source_row > f._first), "
         f"kept as (select _source_row, {keys} from _typed as t where _reason is null "
         "and not exists (select 1 from copies as c where c._source_row = t._source_row)), "
         f"lasts as (select {keys}, max(_source_row) as _last from kept group by {keys} "
@@ -424,12 +447,13 @@ def create_raw_table(con, contract: Contract) -> None:
     con.sql(f"create table if not exists {contract.table} ({cols}, {LINEAGE})")
 
 
-def typed_sql(contract: Contract, cols: list[Column], original: str, checks: list[str],
-              now: datetime) -> str:
-    """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_original` and
-    the typed columns. Each value's text (`_x<i>`) and typed value (`_v<i>`) are computed once
-    in inner selects and only referred to by the checks (4-7x faster than repeating the
-    expressions in every check, on the exports of 100k people)."""
+def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: datetime) -> str:
+    """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_row_hash` (of
+    the mapped columns' text, to find repeated records) and the typed columns. Each value's
+    text (`_x<i>`) and typed value (`_v<i>`) are computed once in inner selects and only
+    referred to by the checks (4-7x faster than repeating the expressions in every check, on
+    the exports of 100k people). A row's original text is only built for the rows that need
+    it (quarantined or repeated): building it for every row took half of this query."""
     nulls = ", ".join(lit(v) for v in contract.null_values) or "''"
     texts, values, problems = [], [], []
     for i, c in enumerate(cols):
@@ -443,17 +467,13 @@ def typed_sql(contract: Contract, cols: list[Column], original: str, checks: lis
     reason = f"nullif(concat_ws('; ', {', '.join(problems)}), '')" if problems else "null"
     if checks:
         reason = f"coalesce(case {' '.join(checks)} end, {reason})"
-    original = (
-        f"case when length({original}) > {MAX_ORIGINAL_CHARS} then left({original}, "
-        f"{MAX_ORIGINAL_CHARS}) || ' ... (' || length({original}) || ' characters)' "
-        f"else {original} end"
-    )
+    row_hash = f"hash({', '.join(q(c.source) for c in cols) or 'null'})"
     source = "_src"
     if cols:
         source = (f"(select *, {', '.join(values)} from "
                   f"(select *, {', '.join(texts)} from _src) as texts) as typed")
     return (
-        f"select _source_row, {reason} as _reason, {original} as _original, "
+        f"select _source_row, {reason} as _reason, {row_hash} as _row_hash, "
         + ", ".join(f"_v{i} as {q(c.name)}" for i, c in enumerate(cols))
         + f" from {source}"
     )
@@ -493,7 +513,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
         con.sql(f"create or replace temp table _src as {sql}")
         rejects = csv_rejects(con, path) if contract.format == "csv" else []
         header = csv_header(readable, path, contract.delimiter) if rejects else []
-    typed = typed_sql(contract, cols, original, checks, now)
+    typed = typed_sql(contract, cols, checks, now)
     con.sql(f"create or replace temp table _typed as {typed}")
     present = {c.name for c in cols}
     suppressed = 0
@@ -509,7 +529,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
         rejects = [r for r in rejects if r[0] not in skipped]
         suppressed += len(skipped)
     if all(k in present for k in contract.key):
-        mark_duplicates(con, contract)
+        mark_duplicates(con, contract, original)
     select_cols = ", ".join(
         q(c.name) if c.name in present else f"cast(null as {c.sql_type}) as {q(c.name)}"
         for c in contract.columns
@@ -522,9 +542,15 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
             f"insert into {contract.table} select {select_cols}, {', '.join(lineage)} "
             "from _typed where _reason is null order by _source_row"
         )
+        shown = (
+            f"case when length({original}) > {MAX_ORIGINAL_CHARS} then left({original}, "
+            f"{MAX_ORIGINAL_CHARS}) || ' ... (' || length({original}) || ' characters)' "
+            f"else {original} end"
+        )
         con.sql(
             f"insert into raw.quarantine select {lit(contract.name)}, {', '.join(lineage)}, "
-            "_reason, _original from _typed where _reason is not null"
+            f"_why, {shown} from _src join (select _source_row as _row, _reason as _why "
+            "from _typed where _reason is not null) on _source_row = _row order by _source_row"
         )
         for row, reason, text in rejects:
             con.sql(

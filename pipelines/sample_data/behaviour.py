@@ -96,9 +96,9 @@ def _traits(pop: Population, sel: np.ndarray, rng: np.random.Generator, tl: Time
     n = len(sel)
     first = int(cohort_start(pop, tl)[sel[0]])
     base = first == 0
-    lam = rng.gamma(0.9, 0.065 / 0.9, n)
+    lam = rng.gamma(0.9, 0.14 / 0.9, n)
     social = pop.platform_a[sel] >= 0
-    eta = np.where(social, 0.03 + 2.0 * lam * rng.gamma(3.0, 1 / 3, n), 0.0)
+    eta = np.where(social, 0.03 + 0.8 * lam * rng.gamma(3.0, 1 / 3, n), 0.0)
     affinity = np.cumsum(rng.dirichlet(np.full(N_CATEGORIES, 0.5), n), axis=1).astype(np.float32)
     affinity[:, -1] = 1.0
     in_shop = pop.shop[sel] > 0
@@ -116,7 +116,7 @@ def _traits(pop: Population, sel: np.ndarray, rng: np.random.Generator, tl: Time
     social_ts = np.where(social, tl.start - rng.uniform(1, 6, n) * 365 * DAY if base
                          else tl.week_start(first) + rng.integers(0, WEEK, n), 0)
     return Traits(
-        lam=lam, p_drop=rng.beta(1.3, 9.0, n), p_complain=rng.beta(1.2, 30.0, n), eta=eta,
+        lam=lam, p_drop=rng.beta(1.3, 18.0, n), p_complain=rng.beta(1.2, 30.0, n), eta=eta,
         spend=rng.normal(0, 1, n), affinity=affinity, acq_week=acq,
         acq_ts=acq_ts.astype(np.int64), existing=existing, crm_ts=crm_ts,
         social_ts=social_ts.astype(np.int64),

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipelines.ingest.contracts import ContractError, parse_contract
-from pipelines.ingest.loader import ingest_contract
+from pipelines.ingest.loader import FileDeferred, ingest_contract, snapshot
 
 CSV_CONTRACT = {
     "source": "crm",
@@ -187,3 +187,20 @@ def test_contract_requires_a_reason_for_personal_data():
     bad = {**CSV_CONTRACT, "columns": {"ticket_id": {"from": "Case Number", "pii": True}}}
     with pytest.raises(ContractError, match="say why"):
         parse_contract(bad)
+
+
+def test_utf8_is_read_in_place_and_a_change_during_the_read_defers_it(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"id\n1\n")
+    with pytest.raises(FileDeferred, match="changed while it was being read"):
+        with snapshot(path, "utf-8") as (readable, _):
+            assert readable == path
+            path.write_bytes(b"id\n1\n2\n")  # a writer appends while DuckDB reads it
+
+
+def test_a_byte_order_mark_or_another_encoding_is_read_from_a_utf8_copy(tmp_path):
+    bom, gbk = tmp_path / "bom.csv", tmp_path / "gbk.csv"
+    bom.write_bytes(b"\xef\xbb\xbfid\n1\n")
+    gbk.write_bytes("名字\n张伟\n".encode("gb18030"))
+    with snapshot(bom, "utf-8") as (a, _), snapshot(gbk, "gb18030") as (b, _):
+        assert (a.read_bytes(), b.read_text(encoding="utf-8")) == (b"id\n1\n", "名字\n张伟\n")
