@@ -394,26 +394,66 @@ def read_generated(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return orders.reset_index(drop=True), persons
 
 
-def run_generated(customers: int, seed: int = 11) -> dict[str, float]:
-    """Churn scores at the export's end vs the generator's true dropouts (buyers only)."""
+def clv_vs_realised(pred: pd.DataFrame, future: pd.DataFrame, weeks: int) -> dict[str, float]:
+    """The product CLV's forecast over the next `weeks` against what each customer really
+    bought then (`future`: their orders after the cutoff): purchase days and spend in total,
+    per customer (MAE, Spearman) and how much of the real spend the predicted top 20% holds."""
+    ids = pred["customer_id"].astype(str)
+    days = future.assign(day=future["ordered_at"].dt.normalize())
+    real_n = days.groupby("customer_id")["day"].nunique().reindex(ids).fillna(0).to_numpy()
+    real_v = future.groupby("customer_id")["amount_cny"].sum().reindex(ids).fillna(0).to_numpy()
+    exp_n = pred["expected_purchases_12m"].to_numpy()
+    exp_v = pred["predicted_clv_12m"].to_numpy()
+    top = max(1, int(0.2 * len(ids)))
+    captured = real_v[np.argsort(-exp_v, kind="stable")[:top]].sum() / real_v.sum()
+    best = np.sort(real_v)[::-1][:top].sum() / real_v.sum()
+    out = {
+        "purchases_aggregate_pct": 100 * (exp_n.sum() - real_n.sum()) / real_n.sum(),
+        "purchases_mae": float(np.abs(exp_n - real_n).mean()),
+        "spend_aggregate_pct": 100 * (exp_v.sum() - real_v.sum()) / real_v.sum(),
+        "spend_mae": float(np.abs(exp_v - real_v).mean()),
+        "spend_spearman": float(pd.Series(exp_v).corr(pd.Series(real_v), method="spearman")),
+        "top20_spend_share": float(captured),
+        "top20_spend_share_oracle": float(best),
+    }
+    print(f"  CLV over the next {weeks} weeks vs what the {len(ids):,} buyers really bought:")
+    print(f"    purchase days: predicted {exp_n.sum():,.0f}, real {real_n.sum():,.0f} "
+          f"({out['purchases_aggregate_pct']:+.1f}%), MAE {out['purchases_mae']:.3f}")
+    print(f"    spend: predicted {exp_v.sum():,.0f}, real {real_v.sum():,.0f} "
+          f"({out['spend_aggregate_pct']:+.1f}%), MAE {out['spend_mae']:,.1f}, "
+          f"Spearman {out['spend_spearman']:.3f}")
+    print(f"    the predicted top 20% bought {captured:.1%} of the real spend "
+          f"(the real top 20%: {best:.1%})")
+    return out
+
+
+def run_generated(customers: int, seed: int = 11, future_weeks: int = 26) -> dict[str, float]:
+    """Churn scores at the export's end vs the generator's true dropouts (buyers only), and
+    the CLV forecast vs the next `future_weeks` weeks the generator writes as increments."""
     import tempfile
 
-    from pipelines.sample_data import generate
+    from pipelines.sample_data import generate, generate_increment
 
     end = date(2026, 11, 15)
     print(f"\n== generated sample ({customers:,} people, 104 weeks to {end}): true dropouts ==")
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), customers=customers, seed=seed, end_date=end)
-        orders, persons = read_generated(Path(tmp))
+        _, persons = read_generated(Path(tmp))  # dropouts by `end`, before the increments
+        for k in range(1, future_weeks + 1):  # the same people's next weeks
+            generate_increment(Path(tmp), customers, seed, end, increment=k)
+        everything, _ = read_generated(Path(tmp))
+    cutoff = pd.Timestamp(end) + pd.Timedelta(days=1)
+    orders = everything[everything["ordered_at"] < cutoff]
+    future = everything[(everything["ordered_at"] >= cutoff)
+                        & (everything["ordered_at"] < cutoff + pd.Timedelta(weeks=future_weeks))]
     churn_cfg = ChurnConfig(n_threads=2)
     scores, _ = churn_product_approach(orders, churn_cfg, cal_end=end, every_days=14)
     dropped = persons.set_index("person_id")["dropout_week"].fillna("").ne("")
     ids = scores.index.to_numpy()
     y = dropped.reindex(ids).fillna(False).astype(int).to_numpy()
-    clv = fit_clv(orders, end + pd.Timedelta(days=1), ClvConfig())
-    pred = predict_from_summary(
-        clv, clv_summary(orders, end + pd.Timedelta(days=1)), horizon_weeks=13
-    ).set_index("customer_id")
+    clv = fit_clv(orders, cutoff.date(), ClvConfig())
+    summary = clv_summary(orders, cutoff.date())
+    pred = predict_from_summary(clv, summary, horizon_weeks=13).set_index("customer_id")
     expected = pred["expected_purchases_12m"].reindex(ids).to_numpy()
     p_alive = pred["p_alive"].reindex(ids).to_numpy()
     prob = scores["churn_probability"].to_numpy()
@@ -422,10 +462,12 @@ def run_generated(customers: int, seed: int = 11) -> dict[str, float]:
     label = f"product CLV ({clv.purchase_model}) expected purchases 13w"
     print(f"  baseline: {label} {_auc_pair(y, -expected)}")
     print(f"  baseline: product CLV 1 - P(alive)      {_auc_pair(y, 1 - p_alive)}")
+    realised = clv_vs_realised(
+        predict_from_summary(clv, summary, horizon_weeks=future_weeks), future, future_weeks)
     return {
         "generated_churn_auc_ours": float(roc_auc_score(y, prob)),
         "generated_churn_auc_bgnbd": float(roc_auc_score(y, -expected)),
-    }
+    } | {f"generated_clv_{k}": v for k, v in realised.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -280,3 +280,23 @@ def test_predictions_per_distinct_summary_equal_the_library_per_customer(model, 
         data=repeat[["customer_id", "frequency", "monetary_value"]])
     spend = spend.mean(("chain", "draw")).to_series()
     assert np.allclose(ours.loc[spend.index, "expected_spend_cny"], spend, rtol=0, atol=1e-9)
+
+
+def test_clv_vs_realised_scores_a_forecast_against_the_orders_that_followed():
+    from models_ml.bench import clv_vs_realised
+
+    pred = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
+                         "expected_purchases_12m": [2.0, 1.0, 0.0, 0.0, 1.0],
+                         "predicted_clv_12m": [300.0, 50.0, 0.0, 0.0, 100.0]})
+    future = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "e"],  # a: two orders on one day = 2 purchase days
+        "ordered_at": pd.to_datetime(["2027-01-04 09:00", "2027-01-04 18:00", "2027-02-01 10:00",
+                                      "2027-01-10 10:00", "2027-03-01 10:00"]),
+        "amount_cny": [100.0, 100.0, 100.0, 50.0, 100.0],
+    })
+    out = clv_vs_realised(pred, future, 26)
+    assert out["purchases_aggregate_pct"] == 0.0 and out["spend_aggregate_pct"] == 0.0
+    assert out["purchases_mae"] == 0.0 and out["spend_mae"] == 0.0
+    assert out["top20_spend_share"] == out["top20_spend_share_oracle"] == 300 / 450
+    wrong = clv_vs_realised(pred.assign(predicted_clv_12m=[0.0, 0.0, 0.0, 300.0, 0.0]), future, 26)
+    assert wrong["top20_spend_share"] == 0.0 and wrong["spend_spearman"] < 0
