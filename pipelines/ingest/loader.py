@@ -314,9 +314,11 @@ def source_relation(
             f"select line from read_csv({lit(str(path))}, "
             "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim='\\x1f', "
             f"quote='', escape='', strict_mode=false, max_line_size={MAX_LINE_BYTES}) "
-            "where trim(coalesce(line, '')) <> ''"
+            "where line <> '' and (left(line, 1) <> ' ' or trim(line) <> '')"
         )
-        # materialised first, in file order (insertion order is preserved): a line's number
+        # blank lines are skipped; only lines starting with a space are trimmed to find out
+        # (trimming every line took 4.1 of 5.9 s for the 4.8M orders of 1M people).
+        # Materialised first, in file order (insertion order is preserved): a line's number
         # is its rowid + 1. JSON functions over a `row_number() over ()` subquery ran on one
         # thread (21 s instead of 4 s for the 271k orders of 100k people)
         con.sql(f"create or replace temp table _lines as {lines}")

@@ -382,3 +382,16 @@ def test_formula_text_is_neutralised_in_csv_exports_and_kept_in_parquet(tmp_path
     assert {r["amount"] for r in rows} == {"-1.50"}  # numbers are not touched
     # Parquet (typed) keeps the text as it is
     assert pd.read_parquet(tmp_path / "t.parquet")["name"].tolist() == values
+
+
+def test_blank_json_lines_are_skipped_and_numbering_skips_them_too(con, tmp_path):
+    contract = parse_contract(ORDERS)
+    lines = ["", order(id="A"), "   ", "\t", "  " + order(id="B"), "", order(id="C")]
+    write_files(tmp_path, {"shop/orders/a.jsonl": "\n".join(lines).encode() + b"\n"})
+    [r] = ingest_contract(con, contract, tmp_path)
+    # empty and space-only lines are not records; a tab-only line is one (not valid JSON)
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (4, 3, 1)
+    assert con.sql("select order_id, _source_row from raw.shop__orders order by 2").fetchall() \
+        == [("A", 1), ("B", 3), ("C", 4)]
+    assert con.sql("select _source_row, reason from raw.quarantine").fetchall() == [
+        (2, "line is not valid JSON")]
