@@ -363,8 +363,8 @@ def run_cdnow() -> dict[str, float]:
     return results
 
 
-def read_generated(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(paid shop orders per true person, truth persons) from a generated sample folder.
+def read_generated(folder: Path) -> pd.DataFrame:
+    """Paid shop orders per true person from a generated sample folder.
 
     Orders are keyed by the true person (truth/person_map.csv), so identity resolution is not
     part of this measurement; amounts are the order currency's figures (no FX conversion).
@@ -390,8 +390,7 @@ def read_generated(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     ).dropna()
     orders["ordered_at"] = orders["ordered_at"].dt.tz_localize(None)
-    persons = pd.read_csv(folder / "truth" / "persons.csv", dtype={"dropout_week": str})
-    return orders.reset_index(drop=True), persons
+    return orders.reset_index(drop=True)
 
 
 def clv_vs_realised(pred: pd.DataFrame, future: pd.DataFrame, weeks: int) -> dict[str, float]:
@@ -438,10 +437,11 @@ def run_generated(customers: int, seed: int = 11, future_weeks: int = 26) -> dic
     print(f"\n== generated sample ({customers:,} people, 104 weeks to {end}): true dropouts ==")
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), customers=customers, seed=seed, end_date=end)
-        _, persons = read_generated(Path(tmp))  # dropouts by `end`, before the increments
+        # the true dropouts by `end`: read before the increments update the truth
+        persons = pd.read_csv(Path(tmp) / "truth" / "persons.csv", dtype={"dropout_week": str})
         for k in range(1, future_weeks + 1):  # the same people's next weeks
             generate_increment(Path(tmp), customers, seed, end, increment=k)
-        everything, _ = read_generated(Path(tmp))
+        everything = read_generated(Path(tmp))
     cutoff = pd.Timestamp(end) + pd.Timedelta(days=1)
     orders = everything[everything["ordered_at"] < cutoff]
     future = everything[(everything["ordered_at"] >= cutoff)

@@ -13,14 +13,30 @@
     {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}
 
+{#- Does {{ this }} (the model's existing table) have `column`? #}
+{% macro this_has_column(column) -%}
+    {{ return(execute and column in (adapter.get_columns_in_relation(this)
+                                     | map(attribute='name') | map('lower') | list)) }}
+{%- endmacro %}
+
+{#- A per-customer mart (decision 0089): incremental on DuckDB, rebuilt by whole customers
+    (delete+insert on customer_id), merged-away ids deleted after each build. #}
+{% macro per_customer_mart() -%}
+    {{ config(
+        materialized=incremental_or_table(),
+        incremental_strategy='delete+insert',
+        unique_key='customer_id',
+        on_schema_change='append_new_columns',
+        post_hook=["{{ delete_vanished_customers() }}"],
+    ) }}
+{%- endmacro %}
+
 {#- True when `expr` (an `_ingested_at`) is newer than the newest `column` in {{ this }}, or
     when {{ this }} has no such column yet (a table built before it was added: every row is
     re-processed once, and on_schema_change='append_new_columns' adds the column). Only for
     use inside `{% if is_incremental() %}`. #}
 {% macro newer_than_this(expr, column='_ingested_at') -%}
-    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name')
-                    | map('lower') | list if execute else [] -%}
-    {%- if column in names -%}
+    {%- if this_has_column(column) -%}
         coalesce({{ expr }} > (select max({{ column }}) from {{ this }}), true)
     {%- else -%}
         true
@@ -66,20 +82,18 @@ where {{ newer_than_this('joined._ingested_at') }}
     source_record_id, _ingested_at). A table built before these columns existed rebuilds
     every customer once. -#}
 {% macro customers_to_rebuild(members) -%}
-{%- set names = adapter.get_columns_in_relation(this) | map(attribute='name')
-                | map('lower') | list if is_incremental() else [] -%}
 select now_.*
 from (
     select customer_id, max(_ingested_at) as _ingested_at, {{ record_set_hash() }} as _records_hash
     from {{ members }}
     group by customer_id
 ) as now_
-{%- if '_records_hash' in names and '_ingested_at' in names %}
+{%- if is_incremental() and this_has_column('_records_hash') %}
 left join (select distinct customer_id, _records_hash from {{ this }}) as before_
     on before_.customer_id = now_.customer_id
 where before_._records_hash is null
     or before_._records_hash <> now_._records_hash
-    or coalesce(now_._ingested_at > (select max(_ingested_at) from {{ this }}), true)
+    or {{ newer_than_this('now_._ingested_at') }}
 {%- endif %}
 {%- endmacro %}
 

@@ -1,29 +1,20 @@
 -- One wide row per customer: golden profile plus lifetime behaviour.
 -- Incremental (decision 0089): a weekly run rebuilds the customers marts.customers rebuilt
 -- and those with a new order, service ticket, social interaction or campaign membership.
-{{ config(
-    materialized=incremental_or_table(),
-    incremental_strategy='delete+insert',
-    unique_key='customer_id',
-    on_schema_change='append_new_columns',
-    post_hook=["{{ delete_vanished_customers() }}"],
-) }}
+{{ per_customer_mart() }}
 
 with rebuilt as (
     select customers.customer_id
     from {{ ref('customers') }} as customers
-    {%- if is_incremental() and '_records_hash' in adapter.get_columns_in_relation(this)
-                                | map(attribute='name') | list %}
+    {%- if is_incremental() and this_has_column('_records_hash') %}
     left join {{ this }} as existing on existing.customer_id = customers.customer_id
     where existing.customer_id is null
         or existing._records_hash <> customers._records_hash
-        or customers._ingested_at > (select max(_ingested_at) from {{ this }})
+        or {{ newer_than_this('customers._ingested_at') }}
+    {%- for activity in ['orders', 'interactions', 'campaign_members'] %}
     union
-    select customer_id from {{ ref('orders') }} where _ingested_at > (select max(_ingested_at) from {{ this }})
-    union
-    select customer_id from {{ ref('interactions') }} where _ingested_at > (select max(_ingested_at) from {{ this }})
-    union
-    select customer_id from {{ ref('campaign_members') }} where _ingested_at > (select max(_ingested_at) from {{ this }})
+    select customer_id from {{ ref(activity) }} where {{ newer_than_this('_ingested_at') }}
+    {%- endfor %}
     {%- endif %}
 ),
 

@@ -3,13 +3,7 @@
 -- newest refusal); else one grant -> granted (the newest grant); no statement -> unknown,
 -- which is never contactable.
 -- Incremental like marts.customers (decision 0089): whole customers are rebuilt.
-{{ config(
-    materialized=incremental_or_table(),
-    incremental_strategy='delete+insert',
-    unique_key='customer_id',
-    on_schema_change='append_new_columns',
-    post_hook=["{{ delete_vanished_customers() }}"],
-) }}
+{{ per_customer_mart() }}
 
 with members as (
     select map.customer_id, map.source_system, map.source_record_id, records._ingested_at

@@ -12,13 +12,7 @@
     'birth_date': {'present': 'birth_date', 'fields': ['birth_date']},
 } %}
 
-{{ config(
-    materialized=incremental_or_table(),
-    incremental_strategy='delete+insert',
-    unique_key='customer_id',
-    on_schema_change='append_new_columns',
-    post_hook=["{{ delete_vanished_customers() }}"],
-) }}
+{{ per_customer_mart() }}
 with members as (
     select map.customer_id, records.*
     from {{ source('identity', 'customer_map') }} as map
