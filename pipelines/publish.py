@@ -43,7 +43,7 @@ KEYS_TABLE = "marts.customer_keys"
 PII_NAMES = {
     "full_name", "first_name", "last_name", "name_key", "display_name", "handle",
     "email", "email_key", "phone", "mobile_phone", "phone_e164", "street", "postcode",
-    "birth_date", "loyalty_card_number", "weibo_handle", "source_record_id",
+    "birth_date", "loyalty_card_number", "weibo_handle", "social_handle", "source_record_id",
     "crm_contact_id", "shop_customer_id", "social_profile_id", "consent_source_record_id",
 }  # fmt: skip
 # customer id columns -> their pseudonymous name in the analytics output

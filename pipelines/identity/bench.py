@@ -43,6 +43,7 @@ import pandas as pd
 from pipelines.config import DBT_PROJECT_DIR, REPO_ROOT, settings
 from pipelines.identity import probabilistic as prob
 from pipelines.identity.deterministic import RECORD_KEY, cluster
+from pipelines.identity.resolve import MATCH_INPUTS
 from pipelines.identity.evaluate import false_merges_sharing, pair_count, pairwise_scores
 from pipelines.progress import Progress
 
@@ -177,7 +178,8 @@ def generated_data(
         truth = truth or warehouse.parent.parent / "truth" / "person_map.csv"
         return read_records(warehouse), pd.read_csv(truth), f"warehouse {warehouse}"
     cache, meta = data_dir / "records.parquet", data_dir / "records.json"
-    wanted = {"customers": customers, "seed": seed, "end_date": END_DATE.isoformat()}
+    wanted = {"customers": customers, "seed": seed, "end_date": END_DATE.isoformat(),
+              "columns": MATCH_INPUTS}  # records of older code lack a column matching reads
     truth_path = data_dir / "truth" / "person_map.csv"
     if cache.exists() and meta.exists() and json.loads(meta.read_text()) == wanted:
         return pd.read_parquet(cache), pd.read_csv(truth_path), f"cache {cache}"

@@ -31,9 +31,9 @@ HASH = "own_hash"
 
 
 # The code `probabilistic.own_columns` runs: a change to any of it makes the kept rows stale.
-_OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "_tokens", "_surname_given",
-             "_name_parts", "_name_perms", "_name_variants", "_name_forms", "_letters", "_fold",
-             "normalize_city", "_each_distinct", "_hashable")
+_OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "completed_by_handle", "_tokens",
+             "_surname_given", "_name_parts", "_name_perms", "_name_variants", "_name_forms",
+             "_letters", "_fold", "normalize_city", "_each_distinct", "_hashable")
 
 
 @cache
@@ -49,8 +49,8 @@ def _code_version() -> bytes:
 
     parts = [inspect.getsource(getattr(splink, name)).encode() for name in _OWN_CODE]
     constants = (splink.OWN_COLUMNS, splink.OWN_INPUTS, splink.NAME_COLUMNS,
-                 splink.CITY_ALIASES, splink.MAX_NAME_TOKENS, splink._NON_ALNUM.pattern,
-                 splink._NON_ALPHA.pattern)
+                 splink.CITY_ALIASES, splink.MAX_NAME_TOKENS, splink.HANDLE_PREFIXES,
+                 splink._NON_ALNUM.pattern, splink._NON_ALPHA.pattern)
     parts += [repr(constants).encode(), Path(standardise.__file__).read_bytes(),
               pypinyin.__version__.encode(), repr(sys.version_info[:2]).encode()]
     return hashlib.sha256(b"\0".join(parts)).digest()[:8]

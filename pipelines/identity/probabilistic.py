@@ -202,6 +202,46 @@ def _name_variants(tokens: list[str]) -> list[str] | None:
     return sorted(forms)
 
 
+# Nickname prefixes a handle may carry before a given name ('xiaolong': 小龙), never a name
+HANDLE_PREFIXES = frozenset({"xiao", "ah", "lao"})
+
+
+def completed_by_handle(tokens: list[str], handle: Any) -> list[str] | None:
+    """The full name a social profile's handle spells when its display name is short: a
+    given name alone ('鹏' + '@peng_song345' -> peng song) or with a token cut to its initial
+    ('Sophia G.' + '@sophia.green', '@sophiagreen42' -> sophia green). Each display token
+    must be a handle token or its initial, and the handle must add exactly the missing
+    letters (an initial grows into one token, a lone token gets one more); None otherwise
+    (decision 0092)."""
+    if not tokens or not isinstance(handle, str) or len(tokens) > MAX_NAME_TOKENS:
+        return None
+    initials = [t for t in tokens if len(t) == 1]
+    full = [t for t in tokens if len(t) > 1]
+    if not initials and len(full) > 1:
+        return None  # nothing to complete
+    segments = [t for t in _NON_ALPHA.split(_fold(handle)) if t]
+    wanted = max(len(tokens), 2)
+    found: list[str] | None = None
+    if len(segments) == wanted:
+        free = list(segments)
+        for t in sorted(tokens, key=len, reverse=True):
+            hit = next((s for s in free if s == t or (len(t) == 1 and s[0] == t)), None)
+            if hit is None:
+                return None
+            free.remove(hit)
+        found = segments
+    elif len(segments) == 1 and len(full) == 1 and len(initials) <= 1:
+        run, name = segments[0], full[0]
+        rests = ([run[len(name):]] if run.startswith(name) else []) + (
+            [run[: -len(name)]] if run.endswith(name) else [])
+        rest = next((r for r in rests if len(r) > 1 and r not in HANDLE_PREFIXES
+                     and (not initials or r[0] == initials[0])), None)
+        found = [name, rest] if rest else None
+    if found is None or min(map(len, found)) < 2 or sorted(found) == sorted(tokens):
+        return None
+    return found
+
+
 def _letters(text: str) -> str:
     return "".join(sorted(text))
 
@@ -263,8 +303,8 @@ def _hashable(value: Any) -> Any:
 OWN_COLUMNS = [*NAME_COLUMNS, "email_key", "email_local", "email_letters", "email_anagram",
                "postcode", "city_norm", "street_norm", "birth_date", "loyalty_card"]
 # The record fields `own_columns` reads.
-OWN_INPUTS = ["name_key", "first_name", "last_name", "full_name", "email_key", "is_role_mailbox",
-              "postcode", "city", "street", "birth_date", "loyalty_card_number"]
+OWN_INPUTS = ["name_key", "first_name", "last_name", "full_name", "social_handle", "email_key",
+              "is_role_mailbox", "postcode", "city", "street", "birth_date", "loyalty_card_number"]
 
 
 def own_columns(records: pd.DataFrame) -> pd.DataFrame:
@@ -276,10 +316,19 @@ def own_columns(records: pd.DataFrame) -> pd.DataFrame:
     col = records.get
     full = col("full_name", pd.Series([None] * n))
     first, last = col("first_name", pd.Series([None] * n)), col("last_name", pd.Series([None] * n))
-    names = zip(col("name_key", full), first, last, full)
+    handles = col("social_handle", pd.Series([None] * n))
+
+    def key(row_key: Any, full_name: Any, handle: Any) -> str | None:
+        found = _name_key_of(row_key, full_name)
+        if isinstance(handle, str) and (done := completed_by_handle(_tokens(found), handle)):
+            return " ".join(sorted(done))
+        return found
+
+    names = zip(col("name_key", full), first, last, full, handles)
     rows = _each_distinct(
-        lambda r: _name_columns(_name_key_of(r[0], r[3]), *r[1:]),
-        [tuple(_hashable(v) for v in r) for r in names])
+        lambda r: _name_columns(*r),
+        [(key(_hashable(k), _hashable(f), _hashable(h)), _hashable(a), _hashable(b), _hashable(f))
+         for k, a, b, f, h in names])
     out = pd.DataFrame(index=pd.RangeIndex(n))
     for i, name in enumerate(NAME_COLUMNS):
         out[name] = [r[i] for r in rows]

@@ -82,7 +82,7 @@ def _previous(con, table: str, columns: str) -> pd.DataFrame | None:
 MATCH_INPUTS = [
     "first_name", "last_name", "full_name", "name_key", "email_key", "is_role_mailbox",
     "phone_e164", "loyalty_card_number", "weibo_handle", "city", "postcode", "birth_date",
-    "street",
+    "street", "social_handle",
 ]  # fmt: skip
 REVIEW_COLUMNS = [
     "left_source_system", "left_source_record_id", "right_source_system",

@@ -310,3 +310,33 @@ def test_namesake_frequencies_count_anchored_people(data, arrow_lists):
     assert got["name_letters"].tolist() == values.tolist()
     assert got["tf_name_letters"].tolist() == tf.tolist()
     assert (got["tf_name_letters"] > prob.NAMESAKE_FLOOR / len(held)).any()
+
+
+@pytest.mark.parametrize(("display", "handle", "full"), [
+    ("Sophia G.", "@sophia.green", ["sophia", "green"]),
+    ("Sophia G.", "sophiagreen42", ["sophia", "green"]),
+    ("鹏", "peng_song345", ["peng", "song"]),
+    ("Wolf", "wolf.lukas", ["wolf", "lukas"]),
+    ("Sophia G.", "sophia.miller", None),  # the initial says G
+    ("Sophia G.", "sophia.green.official", None),  # one token too many
+    ("龙", "xiaolong32", None),  # 小龙: a nickname prefix, not a family name
+    ("Min Zhang", "xiaomin736", None),  # nothing to complete
+    ("Sophia Green", "sophia.green", None),
+    ("Sophia G.", None, None),
+])  # fmt: skip
+def test_a_short_display_name_is_completed_by_its_handle(display, handle, full):
+    assert prob.completed_by_handle(name_key(display).split(), handle) == full
+
+
+def test_the_handle_completes_the_matching_name_of_a_social_profile():
+    records = pd.DataFrame({
+        "source_system": ["crm", "social", "social"],
+        "source_record_id": ["c1", "s1", "s2"],
+        "full_name": ["Sophia Green", "Sophia G.", "Sophia G."],
+        "social_handle": [None, "sophia.green", None],
+    })  # fmt: skip
+    records["name_key"] = records["full_name"].map(name_key)
+    own = prob.own_columns(records)
+    assert own.loc[1, "name_letters"] == own.loc[0, "name_letters"]
+    assert own.loc[2, "name_letters"] != own.loc[0, "name_letters"]
+    assert own.loc[2, "name_key"] == "g sophia"

@@ -9,7 +9,7 @@ with crm as (
         crm_contact_id as source_record_id,
         first_name, last_name, full_name, name_key,
         email, email_key, is_role_mailbox, phone_e164,
-        loyalty_card_number, weibo_handle,
+        loyalty_card_number, weibo_handle, cast(null as {{ dbt.type_string() }}) as social_handle,
         street, city, postcode, country_code, birth_date,
         has_email_consent, has_sms_consent, has_phone_consent,
         created_at, updated_at, _ingested_at
@@ -23,6 +23,7 @@ shop as (
         first_name, last_name, full_name, name_key,
         email, email_key, is_role_mailbox, phone_e164,
         loyalty_card_number, cast(null as {{ dbt.type_string() }}) as weibo_handle,
+        cast(null as {{ dbt.type_string() }}) as social_handle,
         street, city, postcode, country_code, cast(null as date) as birth_date,
         has_email_consent, has_sms_consent, cast(null as boolean) as has_phone_consent,
         created_at, updated_at, _ingested_at
@@ -38,6 +39,9 @@ social as (
         email, email_key, is_role_mailbox, phone_e164,
         cast(null as {{ dbt.type_string() }}) as loyalty_card_number,
         case when platform = 'weibo' then handle end as weibo_handle,
+        -- the profile's handle on any platform: it may spell the full name a short display
+        -- name leaves out ('Sophia G.' / @sophia.green); matching reads it (decision 0092)
+        handle as social_handle,
         cast(null as {{ dbt.type_string() }}) as street, city, cast(null as {{ dbt.type_string() }}) as postcode,
         cast(null as {{ dbt.type_string() }}) as country_code, cast(null as date) as birth_date,
         cast(null as boolean) as has_email_consent, cast(null as boolean) as has_sms_consent,
