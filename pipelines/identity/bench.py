@@ -43,8 +43,8 @@ import pandas as pd
 from pipelines.config import DBT_PROJECT_DIR, REPO_ROOT, settings
 from pipelines.identity import probabilistic as prob
 from pipelines.identity.deterministic import RECORD_KEY, cluster
-from pipelines.identity.resolve import MATCH_INPUTS
 from pipelines.identity.evaluate import false_merges_sharing, pair_count, pairwise_scores
+from pipelines.identity.resolve import MATCH_INPUTS
 from pipelines.progress import Progress
 
 INPUT = "staging.int_customer_records_unioned"
