@@ -247,7 +247,7 @@ def bench_generated(args: argparse.Namespace) -> None:
     t_score = time.perf_counter() - t0
     log("score record pairs", len(scored))
     det_clusters = prepared["det_cluster"].to_numpy()
-    guards = prob.cluster_guards(model)
+    guards = prob.cluster_guards(model, prepared=prepared)
     for threshold in thresholds:
         t0 = time.perf_counter()
         edges = prob.select_edges(scored, det_clusters, threshold)
@@ -446,7 +446,7 @@ def _ours(records: pd.DataFrame, seed: int, threshold: float) -> np.ndarray:
     prepared = prob.prepare(records)
     model = prob.train(prepared, seed=seed)
     edges = prob.predict_edges(prepared, model, threshold=threshold)
-    guards = prob.cluster_guards(model)
+    guards = prob.cluster_guards(model, prepared=prepared)
     return cluster(records, extra_edges=edges, cluster_guards=guards)[0]["cluster"].to_numpy()
 
 

@@ -94,7 +94,7 @@ class SplinkMatcher:
             self.trained = True
             delta = None  # a new model: every pair is scored again
         model = splink.load_model(self.model_path)
-        self.cluster_guards = splink.cluster_guards(model)
+        self.cluster_guards = splink.cluster_guards(model, prepared=prepared)
         scored = splink.predict_edges(prepared, model, threshold=self.review_from, delta=delta)
         strong = scored["match_probability"] >= self.threshold
         self.links = int(strong.sum())

@@ -232,6 +232,31 @@ def test_conflict_guards_follow_how_often_true_matches_disagree():
     assert cluster(records, extra_edges=edges, cluster_guards=relaxed)[0]["cluster"].nunique() == 1
 
 
+def _linked(births: list[str | None], cards: list[str | None]) -> pd.DataFrame:
+    """Prepared-like records sharing an email two by two: (0, 1), (2, 3), ..."""
+    return pd.DataFrame({"email_key": [f"p{i // 2}@example.com" for i in range(len(births))],
+                         "phone": None, "birth_date": births, "loyalty_card": cards})
+
+
+def test_conflict_guards_trust_what_the_identifier_links_show_over_em():
+    # 40 people, each with two records sharing an email, agreeing on the birth date (one a
+    # typo away) and the card: a degenerate EM estimate (0.41) must not lift the guards
+    births = ["1980-01-01", "1980-01-10"] * 40
+    agreeing = _linked(births, [f"LC{i // 2}" for i in range(80)])
+    assert prob.disagreement(agreeing, "birth_date") == (80, 0)  # by email and by card
+    guards = prob.cluster_guards(_model_disagreeing(0.41, 0.06), prepared=agreeing)
+    assert guards.conflict_kinds == ("loyalty_card_number", "birth_date")
+    # FEBRL-like: a tenth of the linked records carry a corrupted birth date
+    corrupted = _linked(births[:72] + ["1980-01-01", "1975-06-30"] * 4, [None] * 80)
+    assert prob.disagreement(corrupted, "birth_date") == (40, 4)
+    guards = prob.cluster_guards(_model_disagreeing(0.0004, 0.001), prepared=corrupted)
+    assert guards.conflict_kinds == ("loyalty_card_number",)  # too few cards: the model's
+    # too few linked pairs to measure: the model decides
+    few = _linked(births[:20], [None] * 20)
+    assert prob.cluster_guards(_model_disagreeing(0.41, 0.001), prepared=few).conflict_kinds \
+        == ("loyalty_card_number",)
+
+
 def test_model_charts_are_written_offline(data, tmp_path):
     _, _, _, model = data
     written = prob.model_charts(model, tmp_path)
