@@ -752,7 +752,9 @@ def _linker(
         # a memory limit of its own; beyond it the in-memory database spills to disk
         s = app_settings()
         con.sql(f"set memory_limit = '{s.matcher_memory_limit}'")
-        con.sql(f"set temp_directory = '{s.warehouse_path.parent / 'matcher.tmp'}'")
+        spill = s.warehouse_path.parent / "matcher.tmp"
+        spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes the last level only
+        con.sql(f"set temp_directory = '{spill}'")
         if encryption_key():  # spilled pairs carry names and contacts: encrypted at rest too
             con.sql("load httpfs")  # OpenSSL, as for the encrypted warehouse
             con.sql("set temp_file_encryption = true")

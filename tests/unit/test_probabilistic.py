@@ -287,6 +287,8 @@ def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp
     _, _, prepared, model = data
     monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
     config.settings.cache_clear()
+    spill_parent = config.settings().warehouse_path.parent
+    assert not spill_parent.exists()  # no warehouse yet (the identity benchmarks' case)
     try:
         for key, encrypted in ((None, False), ("unit-test-key", True)):
             if key:
@@ -298,6 +300,7 @@ def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp
                 assert con.sql("select current_setting('temp_file_encryption')").fetchone()[0] \
                     is encrypted
                 assert con.sql("select current_setting('memory_limit')").fetchone()[0] != ""
+                assert spill_parent.is_dir()  # DuckDB can create its spill folder in it
     finally:
         config.settings.cache_clear()
 
