@@ -250,8 +250,8 @@ def test_conflict_guards_trust_what_the_identifier_links_show_over_em():
     corrupted = _linked(births[:72] + ["1980-01-01", "1975-06-30"] * 4, [None] * 80)
     assert prob.disagreement(corrupted, "birth_date") == (40, 4)
     guards = prob.cluster_guards(_model_disagreeing(0.0004, 0.001), prepared=corrupted)
-    assert guards.conflict_kinds == ("loyalty_card_number",)  # too few cards: the model's
-    # too few linked pairs to measure: the model decides
+    assert guards.conflict_kinds == ("loyalty_card_number",)  # no cards: the model decides
+    # too few linked pairs to measure the birth date: the model decides
     few = _linked(births[:20], [None] * 20)
     assert prob.cluster_guards(_model_disagreeing(0.41, 0.001), prepared=few).conflict_kinds \
         == ("loyalty_card_number",)
