@@ -286,6 +286,7 @@ def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp
 
     _, _, prepared, model = data
     monkeypatch.setenv("C360_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("C360_WAREHOUSE", str(tmp_path / "new" / "customer360.duckdb"))
     config.settings.cache_clear()
     spill_parent = config.settings().warehouse_path.parent
     assert not spill_parent.exists()  # no warehouse yet (the identity benchmarks' case)
