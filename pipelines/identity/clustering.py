@@ -51,16 +51,24 @@ def _codes(column: pd.Series) -> tuple[list[int], Callable[[int], str]]:
     return codes.tolist(), text
 
 
+def values_apart(kind: str, a: str, b: str) -> bool:
+    """Are two values of a conflict kind (a record column) ones a single person cannot both
+    hold? Any two card numbers; birth dates (their date text) more than one typo apart:
+    '1985-03-02' / '1985-03-20' are not confidently different."""
+    if kind != "birth_date":
+        return a != b
+    return OSA.distance(a[:10], b[:10]) > 1
+
+
 def _conflicting(kind: str, left: frozenset, right: frozenset,
                  text: Callable[[int], str]) -> bool:
     """Do two clusters hold different values (codes, see `_codes`) of an identifier a person
-    has only once? Birth dates one typo apart ('1985-03-02' / '1985-03-20') are not
-    confidently different."""
+    has only once (`values_apart`)?"""
     if left & right:
         return False
     if kind != "birth_date":
-        return True
-    return not any(OSA.distance(text(x), text(y)) <= 1 for x in left for y in right)
+        return True  # different codes: different values
+    return all(values_apart(kind, text(x), text(y)) for x in left for y in right)
 
 
 def _held(value: int | frozenset) -> frozenset:

@@ -27,6 +27,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from itertools import permutations
 from pathlib import Path
@@ -39,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pypinyin import Style, lazy_pinyin
 
+from pipelines.identity.clustering import ClusterGuards, values_apart
 from pipelines.identity.deterministic import (
     IDENTIFIER_KINDS,
     RECORD_KEY,
@@ -1007,15 +1009,11 @@ CONFLICT_MIN_LINKS = 30
 LINKING_COLUMNS = ("email_key", "phone", "loyalty_card")
 
 
-def disagreement(prepared: pd.DataFrame, column: str) -> tuple[int, int]:
+def disagreement(prepared: pd.DataFrame, column: str, kind: str) -> tuple[int, int]:
     """(identifier values shared by two or more records that hold `column`, how many of them
-    join values the guard would keep apart: any two card numbers, birth dates more than one
-    typo apart): how often records an exact identifier link joins disagree on the column.
-    Read from the identifiers themselves, not the deterministic clusters, which the guard
-    already kept apart."""
-    from rapidfuzz.distance import OSA
-
-    typos = 1 if column == "birth_date" else 0
+    join values the guard of `kind` keeps apart (`clustering.values_apart`)): how often
+    records an exact identifier link joins disagree on the column. Read from the identifiers
+    themselves, not the deterministic clusters, which the guard already kept apart."""
     groups = apart = 0
     for key in LINKING_COLUMNS:
         if key == column or key not in prepared:
@@ -1025,14 +1023,14 @@ def disagreement(prepared: pd.DataFrame, column: str) -> tuple[int, int]:
         values = held.drop_duplicates().groupby(key, sort=False)[column].agg(list)
         groups += len(values)
         apart += sum(
-            any(OSA.distance(a, b) > typos for i, a in enumerate(v) for b in v[i + 1:])
+            any(values_apart(kind, a, b) for i, a in enumerate(v) for b in v[i + 1:])
             for v in values if len(v) > 1
         )
     return groups, apart
 
 
-def cluster_guards(model: dict[str, Any], base: Any = None,
-                   prepared: pd.DataFrame | None = None) -> Any:
+def cluster_guards(model: dict[str, Any], base: ClusterGuards | None = None,
+                   prepared: pd.DataFrame | None = None) -> ClusterGuards:
     """Guards for `deterministic.cluster` with the conflict kinds the data supports: a birth
     date or card number counts as one-per-person only where true matches disagree on it at
     most CONFLICT_MAX_DISAGREEMENT of the time. Measured on the identifier links of
@@ -1041,10 +1039,6 @@ def cluster_guards(model: dict[str, Any], base: Any = None,
     default. The EM estimate alone is not enough: on a million records its match class took
     in namesakes and put birth-date disagreement at 0.41, which turned every guard off
     (decision 0093)."""
-    from dataclasses import replace
-
-    from pipelines.identity.clustering import ClusterGuards
-
     base = base or ClusterGuards()
     kinds = set(base.conflict_kinds)
     for comparison in model["comparisons"]:
@@ -1053,7 +1047,7 @@ def cluster_guards(model: dict[str, Any], base: Any = None,
             continue
         rate = comparison["comparison_levels"][-1].get("m_probability")
         if prepared is not None and column in prepared:
-            links, apart = disagreement(prepared, column)
+            links, apart = disagreement(prepared, column, kind)
             if links >= CONFLICT_MIN_LINKS:
                 rate = apart / links
         if rate is not None and rate > CONFLICT_MAX_DISAGREEMENT:

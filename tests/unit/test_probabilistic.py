@@ -243,12 +243,13 @@ def test_conflict_guards_trust_what_the_identifier_links_show_over_em():
     # typo away) and the card: a degenerate EM estimate (0.41) must not lift the guards
     births = ["1980-01-01", "1980-01-10"] * 40
     agreeing = _linked(births, [f"LC{i // 2}" for i in range(80)])
-    assert prob.disagreement(agreeing, "birth_date") == (80, 0)  # by email and by card
+    # shared by email and by card: 80 links, none apart
+    assert prob.disagreement(agreeing, "birth_date", "birth_date") == (80, 0)
     guards = prob.cluster_guards(_model_disagreeing(0.41, 0.06), prepared=agreeing)
     assert guards.conflict_kinds == ("loyalty_card_number", "birth_date")
     # FEBRL-like: a tenth of the linked records carry a corrupted birth date
     corrupted = _linked(births[:72] + ["1980-01-01", "1975-06-30"] * 4, [None] * 80)
-    assert prob.disagreement(corrupted, "birth_date") == (40, 4)
+    assert prob.disagreement(corrupted, "birth_date", "birth_date") == (40, 4)
     guards = prob.cluster_guards(_model_disagreeing(0.0004, 0.001), prepared=corrupted)
     assert guards.conflict_kinds == ("loyalty_card_number",)  # no cards: the model decides
     # too few linked pairs to measure the birth date: the model decides
