@@ -208,6 +208,22 @@ def check_columns(
     return [c for c in contract.columns if c.source in set(available)], warnings
 
 
+NUMERIC = ("integer", "double", "decimal")
+NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def is_number(duckdb_type: str) -> bool:
+    return duckdb_type.split("(")[0] in NUMBER_TYPES
+
+
+def native_numbers(con) -> frozenset[str]:
+    """The columns of `_src` that hold numbers, not text (a Parquet file's numbers)."""
+    described = con.sql("select column_name, column_type from (describe _src)").fetchall()
+    lineage = ("_source_row", "_record")
+    return frozenset(n for n, t in described if is_number(t) and n not in lineage)
+
+
 def typed_expr(col: Column, value: str) -> str:
     """SQL turning the text `value` into the column's type; NULL when it cannot."""
     if col.type == "boolean":
@@ -234,20 +250,29 @@ def typed_expr(col: Column, value: str) -> str:
         if col.timezone:
             return f"timezone({lit(col.timezone)}, cast({parsed} as timestamp))"
         return f"cast({parsed} as timestamptz)"
+    if col.type == "varchar":
+        return value
     return f"try_cast({value} as {col.sql_type})"
 
 
-def column_problem(col: Column, raw: str, text: str, typed: str, now: datetime) -> str:
-    """SQL: the reason one column's value makes its row unloadable, or NULL."""
+def column_problem(col: Column, raw: str, text: str, typed: str, now: datetime,
+                   native: bool = False) -> str:
+    """SQL: the reason one column's value makes its row unloadable, or NULL. A `native`
+    column is a Parquet number: `text` is the value itself, turned into text for messages."""
     src = repr(col.source)
-    shown = f"left({text}, 200)"
+    as_text = f"cast({text} as varchar)" if native else text
+    shown = f"left({as_text}, 200)"
 
     def says(message: str) -> str:  # 'column <src>: <value> <message>'
         return f"{lit(f'column {src}: ' + chr(39))} || {shown} || {lit(chr(39) + ' ' + message)}"
 
-    branches = [
-        f"when length({raw}) > {col.max_length} then {lit(f'column {src}: a value of ')} || "
+    branches = [] if native else [
+        # strlen (bytes) >= length (characters): only long values are counted in characters
+        f"when strlen({raw}) > {col.max_length} and length({raw}) > {col.max_length} "
+        f"then {lit(f'column {src}: a value of ')} || "
         f"length({raw}) || {lit(f' characters is longer than {col.max_length}')}",
+    ]
+    branches += [
         f"when {text} is null and {str(col.required).lower()} "
         f"then {lit(f'required column {src} is empty')}",
         f"when {text} is not null and {typed} is null then "
@@ -256,7 +281,8 @@ def column_problem(col: Column, raw: str, text: str, typed: str, now: datetime) 
     ]
     if col.pattern:
         branches.append(
-            f"when {text} is not null and not regexp_full_match({text}, {lit(col.pattern)}) "
+            f"when {text} is not null and not regexp_full_match({as_text}, "
+            f"{lit(col.pattern)}) "
             f"then {says(f'does not match {col.pattern}')}"
         )
     if col.type in ("integer", "double", "decimal"):
@@ -311,7 +337,7 @@ def source_relation(
         return sql, cols, original, [f"when {repeated_header} then 'repeated header row'"], warnings
     if contract.format == "jsonl":
         lines = (
-            f"select line from read_csv({lit(str(path))}, "
+            f"select line, json_valid(line) as _json from read_csv({lit(str(path))}, "
             "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim='\\x1f', "
             f"quote='', escape='', strict_mode=false, max_line_size={MAX_LINE_BYTES}) "
             "where line <> '' and (left(line, 1) <> ' ' or trim(line) <> '')"
@@ -322,13 +348,16 @@ def source_relation(
         # is its rowid + 1. JSON functions over a `row_number() over ()` subquery ran on one
         # thread (21 s instead of 4 s for the 271k orders of 100k people)
         con.sql(f"create or replace temp table _lines as {lines}")
+        # a valid line is an object when it starts with '{' (no third parse for json_type)
+        blank = "' ' || chr(9) || chr(10) || chr(13)"
+        is_object = f"_json and left(ltrim(line, {blank}), 1) = '{{'"
         keys = con.sql(
-            "select distinct unnest(json_keys(line)) from _lines "
-            "where case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
+            f"select distinct unnest(json_keys(line)) from _lines where {is_object}"
         ).fetchall()
         cols, warnings = check_columns(contract, name, [k[0] for k in keys])
-        # a fixed number of parses per line instead of three per column: json_type and
-        # json_extract_string take the list of all mapped paths at once
+        # two parses per line: json_valid, and json_extract_string of all mapped paths at
+        # once. The values' JSON types (a third parse) are only asked for on a line that could
+        # hold a nested value: one with a '[' or a second '{' (decision 0094)
         paths = "[" + ", ".join(lit("$." + q(c.source)) for c in cols) + "]"
         extracted = ", ".join(
             f"case when _types[{i}] in ('OBJECT', 'ARRAY') then null else _values[{i}] end "
@@ -337,12 +366,13 @@ def source_relation(
         )
         sql = (
             f"select _source_row, _line, _json, _object, {extracted} from ("
-            "select _source_row, line as _line, _json, _object, "
-            f"case when _object then json_type(line, {paths}) end as _types, "
+            "select _source_row, line as _line, _json, _object, _values, "
+            "case when contains(line, '[') or contains(substr(line, strpos(line, '{') + 1), '{') "
+            f"then json_type(line, {paths}) end as _types from ("
+            "select _source_row, line, _json, _object, "
             f"case when _object then json_extract_string(line, {paths}) end as _values from ("
-            "select rowid + 1 as _source_row, line, json_valid(line) as _json, "
-            "case when json_valid(line) then json_type(line) = 'OBJECT' else false end "
-            "as _object from _lines))"
+            f"select rowid + 1 as _source_row, line, _json, {is_object} as _object "
+            "from _lines)))"
         )
         checks = [
             "when not _json then 'line is not valid JSON'",
@@ -356,15 +386,15 @@ def source_relation(
         # a valid object keeps only its mapped keys; a broken line is kept whole to debug it
         return sql, cols, f"case when _object then {mapped_original(cols)} else _line end", \
             checks, warnings
-    # parquet: native types, read as text so typing is the same for every format
-    names = [
-        r[0]
-        for r in con.sql(
-            f"select name from parquet_schema({lit(str(path))}) where num_children is null"
-        ).fetchall()
-    ]
-    cols, warnings = check_columns(contract, name, names)
-    casts = ", ".join(f"cast({q(n)} as varchar) as {q(n)}" for n in names)
+    # parquet: numbers stay numbers (typed by a cast, decision 0094); anything else is read
+    # as text, so it is typed like a text export
+    scan = f"read_parquet({lit(str(path))})"
+    described = f"select column_name, column_type from (describe select * from {scan})"
+    types = dict(con.sql(described).fetchall())
+    cols, warnings = check_columns(contract, name, list(types))
+    casts = ", ".join(
+        q(n) if is_number(t) else f"cast({q(n)} as varchar) as {q(n)}" for n, t in types.items()
+    )
     sql = (
         f"select file_row_number + 1 as _source_row, {casts} "
         f"from read_parquet({lit(str(path))}, file_row_number=true)"
@@ -407,20 +437,26 @@ def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
 def mark_duplicates(con, contract: Contract, original: str) -> None:
     """Among `_typed` rows that would load, an exact copy of an earlier record is quarantined,
     and so is a record whose key appears again later in the file with different content (the
-    last one is kept, as staging would keep it). Hash aggregations find the few repeated
-    records and keys; only those rows get their original text (`original`, SQL over `_src`)
-    compared, and only their rows are updated (a window over the whole row text sorted every
-    row of the file: 3x slower)."""
+    last one is kept, as staging would keep it). One hash aggregation over the file finds the
+    few rows whose key repeats: an exact copy has the same key too, so only those rows are
+    looked at further, and only the ones whose text hash repeats get their original text
+    (`original`, SQL over `_src`) compared; only their rows are updated (a window over the
+    whole row text sorted every row of the file: 3x slower; a second aggregation over every
+    row's text hash cost as much as the first)."""
     keys = ", ".join(q(k) for k in contract.key)
     shown = " || ', ' || ".join(
         f"{lit(k + '=')} || coalesce(cast(t.{q(k)} as varchar), 'NULL')" for k in contract.key
     )
     same_key = " and ".join(f"t.{q(k)} is not distinct from l.{q(k)}" for k in contract.key)
     con.sql(
+        f"create or replace temp table _same_key as select _source_row, _row_hash, {keys} "
+        f"from _typed where _reason is null and hash({keys}) in (select hash({keys}) as _h "
+        "from _typed where _reason is null group by _h having count(*) > 1)"
+    )
+    con.sql(
         "create or replace temp table _dups as with "
-        "repeated as (select _source_row as _row from _typed where _reason is null and "
-        "_row_hash in (select _row_hash from _typed where _reason is null group by _row_hash "
-        "having count(*) > 1)), "
+        "repeated as (select _source_row as _row from _same_key where _row_hash in "
+        "(select _row_hash from _same_key group by _row_hash having count(*) > 1)), "
         f"texts as (select _source_row, {original} as _text from _src "
         "join repeated on _source_row = _row), "
         "firsts as (select _text, min(_source_row) as _first from texts group by _text "
@@ -428,8 +464,8 @@ def mark_duplicates(con, contract: Contract, original: str) -> None:
         "copies as (select t._source_row, 'exact duplicate of row ' || f._first as _why "
         "from texts as t join firsts as f on t._text is not distinct from f._text "
         "where t._source_row > f._first), "
-        f"kept as (select _source_row, {keys} from _typed as t where _reason is null "
-        "and not exists (select 1 from copies as c where c._source_row = t._source_row)), "
+        f"kept as (select _source_row, {keys} from _same_key as t "
+        "where not exists (select 1 from copies as c where c._source_row = t._source_row)), "
         f"lasts as (select {keys}, max(_source_row) as _last from kept group by {keys} "
         "having count(*) > 1) "
         "select * from copies union all "
@@ -441,7 +477,7 @@ def mark_duplicates(con, contract: Contract, original: str) -> None:
     if con.sql("select count(*) from _dups").fetchone()[0]:
         con.sql("update _typed set _reason = d._why from _dups as d "
                 "where _typed._source_row = d._source_row")
-    con.sql("drop table _dups")
+    con.sql("drop table _dups; drop table _same_key")
 
 
 def create_raw_table(con, contract: Contract) -> None:
@@ -449,20 +485,31 @@ def create_raw_table(con, contract: Contract) -> None:
     con.sql(f"create table if not exists {contract.table} ({cols}, {LINEAGE})")
 
 
-def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: datetime) -> str:
+def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: datetime,
+              native: frozenset[str] = frozenset()) -> str:
     """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_row_hash` (of
     the mapped columns' text, to find repeated records) and the typed columns. Each value's
     text (`_x<i>`) and typed value (`_v<i>`) are computed once in inner selects and only
     referred to by the checks (4-7x faster than repeating the expressions in every check, on
     the exports of 100k people). A row's original text is only built for the rows that need
-    it (quarantined or repeated): building it for every row took half of this query."""
+    it (quarantined or repeated): building it for every row took half of this query.
+    `native` names the source columns that are Parquet numbers: typed by a cast of the number
+    (their text is only made for a message), not by reading their text (decision 0094)."""
     nulls = ", ".join(lit(v) for v in contract.null_values) or "''"
-    texts, values, problems = [], [], []
+    trims, texts, values, problems = [], [], [], []
     for i, c in enumerate(cols):
         raw = q(c.source)
-        text = f"nullif(trim({raw}), '')"
+        if c.source in native:
+            texts.append(f"{raw} as _x{i}")
+            value = (f"try_cast(_x{i} as {c.sql_type})" if c.type in NUMERIC
+                     else typed_expr(c, f"cast(_x{i} as varchar)"))
+            values.append(f"{value} as _v{i}")
+            problems.append(column_problem(c, raw, f"_x{i}", f"_v{i}", now, native=True))
+            continue
+        trims.append(f"trim({raw}) as _t{i}")
+        text = f"nullif(_t{i}, '')"
         if c.required:
-            text = f"case when trim({raw}) in ({nulls}) then null else {text} end"
+            text = f"case when _t{i} in ({nulls}) then null else {text} end"
         texts.append(f"{text} as _x{i}")
         values.append(f"{typed_expr(c, f'_x{i}')} as _v{i}")
         problems.append(column_problem(c, raw, f"_x{i}", f"_v{i}", now))
@@ -472,8 +519,9 @@ def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: da
     row_hash = f"hash({', '.join(q(c.source) for c in cols) or 'null'})"
     source = "_src"
     if cols:
-        source = (f"(select *, {', '.join(values)} from "
-                  f"(select *, {', '.join(texts)} from _src) as texts) as typed")
+        trimmed = f"(select *, {', '.join(trims)} from _src) as trims" if trims else "_src"
+        source = (f"(select *, {', '.join(values)} from (select *, {', '.join(texts)} from "
+                  f"{trimmed}) as texts) as typed")
     return (
         f"select _source_row, {reason} as _reason, {row_hash} as _row_hash, "
         + ", ".join(f"_v{i} as {q(c.name)}" for i, c in enumerate(cols))
@@ -515,7 +563,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
         con.sql(f"create or replace temp table _src as {sql}")
         rejects = csv_rejects(con, path) if contract.format == "csv" else []
         header = csv_header(readable, path, contract.delimiter) if rejects else []
-    typed = typed_sql(contract, cols, checks, now)
+    typed = typed_sql(contract, cols, checks, now, native_numbers(con))
     con.sql(f"create or replace temp table _typed as {typed}")
     present = {c.name for c in cols}
     suppressed = 0
@@ -542,7 +590,7 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
         create_raw_table(con, contract)
         con.sql(
             f"insert into {contract.table} select {select_cols}, {', '.join(lineage)} "
-            "from _typed where _reason is null order by _source_row"
+            "from _typed where _reason is null"  # unsorted: staging orders by batch and row
         )
         shown = (
             f"case when length({original}) > {MAX_ORIGINAL_CHARS} then left({original}, "

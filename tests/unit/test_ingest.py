@@ -155,7 +155,7 @@ def test_jsonl_broken_line_is_quarantined_with_its_text(con, tmp_path):
     assert q[2] == '{"id": 2, "created_at": '
 
 
-def test_parquet_is_typed_like_text(con, tmp_path):
+def test_parquet_numbers_are_typed_by_a_cast_and_checked_like_text(con, tmp_path):
     contract = parse_contract(
         {
             "source": "shop",
@@ -166,21 +166,31 @@ def test_parquet_is_typed_like_text(con, tmp_path):
             "columns": {
                 "order_id": {"from": "order_id", "required": True},
                 "line": {"from": "line_number", "type": "integer", "required": True},
+                "quantity": {"from": "quantity", "type": "integer", "min": 1},
                 "price": {"from": "unit_price", "type": "decimal"},
+                "sku": {"from": "sku", "required": True},
             },
         }
     )
     (tmp_path / "l").mkdir()
-    pd.DataFrame(
-        {"order_id": [1, 2], "line_number": [1, None], "unit_price": [1.5, 2.0]}
-    ).to_parquet(tmp_path / "l/l.parquet")
+    pd.DataFrame({
+        "order_id": [1, 2, 3, 4],
+        "line_number": [1, None, 1, 1],
+        "quantity": [2, 1, 0, 1],
+        "unit_price": [1.5, 2.0, 1.0, 1e30],
+        "sku": [" A-1 ", "B", "C", "NULL"],
+    }).to_parquet(tmp_path / "l/l.parquet")
     [result] = ingest_contract(con, contract, tmp_path)
-    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
-    assert con.sql("select order_id, line, price from raw.shop__lines").fetchone() == (
-        "1",
-        1,
-        pytest.approx(1.5),
-    )
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 3)
+    assert con.sql("select order_id, line, quantity, price, sku from raw.shop__lines"
+                   ).fetchone() == ("1", 1, 2, pytest.approx(1.5), "A-1")
+    reasons = dict(con.sql("select _source_row, reason from raw.quarantine").fetchall())
+    assert reasons[2] == "required column 'line_number' is empty"
+    assert reasons[3] == "column 'quantity': '0' is below 1"
+    assert reasons[4] == ("column 'unit_price': cannot read '1e+30' as decimal; "
+                          "required column 'sku' is empty")
+    original = con.sql("select original_text from raw.quarantine where _source_row = 3")
+    assert '"quantity":0' in original.fetchone()[0]  # the number as the file holds it
 
 
 def test_contract_requires_a_reason_for_personal_data():
