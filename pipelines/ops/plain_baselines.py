@@ -5,6 +5,9 @@ process so its CPU and memory are measured alone:
   contract's delimiter, `read_json` for JSON lines, `read_parquet`) into a table of a fresh
   DuckDB file, with the pipeline's memory limit and threads: what ingestion costs without
   contracts, lineage, checks, quarantine and the file registry.
+- `ingest DATA_DIR`: the same files through the pipeline's own loader
+  (`pipelines.ingest.loader.ingest_contract`, one contract after another, no Dagster) into a
+  fresh warehouse: the loader's side of the ratio, with seconds per contract.
 - `splink DATA_DIR`: the same records identity reads (`staging.int_customer_records_unioned`
   of the bench warehouse, with the matching columns of `probabilistic.prepare`), a plain
   Splink model (library comparisons, the pipeline's prediction blocking rules, u by sampling,
@@ -73,6 +76,27 @@ def plain_read(data_dir: Path) -> dict:
                 rows += con.sql(f"select count(*) from t{i}").fetchone()[0]
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "rows": rows, "files": len(files)}
+
+
+def loader_ingest(data_dir: Path) -> dict:
+    import os
+
+    from pipelines.ingest.loader import ingest_contract
+    from pipelines.warehouse import connect
+
+    seconds, rows = {}, 0
+    with tempfile.TemporaryDirectory(prefix="c360-ingest-", dir=data_dir) as tmp:
+        os.environ["C360_WAREHOUSE"] = str(Path(tmp) / "warehouse.duckdb")
+        settings.cache_clear()
+        t0 = time.perf_counter()
+        with connect() as con:
+            for contract in load_contracts(settings().contracts_dir):
+                started = time.perf_counter()
+                results = ingest_contract(con, contract, data_dir / "landing")
+                seconds[contract.name] = round(time.perf_counter() - started, 2)
+                rows += sum(r.rows_read for r in results)
+        total = time.perf_counter() - t0
+    return {"seconds": total, "rows": rows, "by_contract": seconds}
 
 
 def plain_splink(data_dir: Path) -> dict:
@@ -147,7 +171,8 @@ def plain_splink(data_dir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     what, data_dir = argv[0], Path(argv[1]).resolve()
-    result = plain_read(data_dir) if what == "read" else plain_splink(data_dir)
+    run = {"read": plain_read, "ingest": loader_ingest, "splink": plain_splink}[what]
+    result = run(data_dir)
     print(json.dumps(result, default=float))
     return 0
 
