@@ -488,7 +488,7 @@ def create_raw_table(con, contract: Contract) -> None:
 def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: datetime,
               native: frozenset[str] = frozenset()) -> str:
     """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_row_hash` (of
-    the mapped columns' text, to find repeated records) and the typed columns. Each value's
+    the mapped columns as read, to find repeated records) and the typed columns. Each value's
     text (`_x<i>`) and typed value (`_v<i>`) are computed once in inner selects and only
     referred to by the checks (4-7x faster than repeating the expressions in every check, on
     the exports of 100k people). A row's original text is only built for the rows that need

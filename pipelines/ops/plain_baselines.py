@@ -21,6 +21,7 @@ Each prints one JSON line last.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -79,8 +80,6 @@ def plain_read(data_dir: Path) -> dict:
 
 
 def loader_ingest(data_dir: Path) -> dict:
-    import os
-
     from pipelines.ingest.loader import ingest_contract
     from pipelines.warehouse import connect
 
