@@ -38,11 +38,14 @@ def _lit(text: str) -> str:
 
 
 def plain_read_sql(fmt: str, path: Path, delimiter: str, encoding: str) -> str:
-    """DuckDB's own reader for one landing file, everything left to its sniffer."""
+    """DuckDB's own reader for one landing file, everything left to its sniffer. CSV types are
+    sniffed over the whole file (`sample_size=-1`): types sniffed from a sample made
+    `ignore_errors` drop the 105,965 shop customers (of 834,012 at 1M) whose ids did not fit
+    the sampled BIGINT, so the read did not load the same rows."""
     if fmt == "csv":
         enc = "" if encoding.lower() in ("utf-8", "utf-8-sig") else f", encoding={_lit(encoding)}"
         return (f"read_csv({_lit(str(path))}, delim={_lit(delimiter)}, header=true, "
-                f"ignore_errors=true{enc})")
+                f"sample_size=-1, ignore_errors=true{enc})")
     if fmt == "jsonl":
         return f"read_json({_lit(str(path))}, format='newline_delimited', ignore_errors=true)"
     return f"read_parquet({_lit(str(path))})"
