@@ -21,6 +21,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from pipelines.ingest import registry
 from pipelines.ingest.contracts import Column, Contract, ContractError
@@ -213,17 +214,6 @@ NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT
                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
-def is_number(duckdb_type: str) -> bool:
-    return duckdb_type.split("(")[0] in NUMBER_TYPES
-
-
-def native_numbers(con) -> frozenset[str]:
-    """The columns of `_src` that hold numbers, not text (a Parquet file's numbers)."""
-    described = con.sql("select column_name, column_type from (describe _src)").fetchall()
-    lineage = ("_source_row", "_record")
-    return frozenset(n for n, t in described if is_number(t) and n not in lineage)
-
-
 def typed_expr(col: Column, value: str) -> str:
     """SQL turning the text `value` into the column's type; NULL when it cannot."""
     if col.type == "boolean":
@@ -285,7 +275,7 @@ def column_problem(col: Column, raw: str, text: str, typed: str, now: datetime,
             f"{lit(col.pattern)}) "
             f"then {says(f'does not match {col.pattern}')}"
         )
-    if col.type in ("integer", "double", "decimal"):
+    if col.type in NUMERIC:
         if col.min is not None:
             branches.append(f"when {typed} < {float(col.min)} then {says(f'is below {col.min}')}")
         if col.max is not None:
@@ -316,12 +306,18 @@ def mapped_original(cols: list[Column]) -> str:
     return f"cast(json_object({pairs}) as varchar)"
 
 
-def source_relation(
-    contract: Contract, path: Path, con, name: Path
-) -> tuple[str, list[Column], str, list[str], list[str]]:
-    """SQL of the file `path` (a UTF-8 copy of the landing file `name`) as text columns named
-    by vendor header plus `_source_row`; the columns found; the expression of a row's original
-    text; row-level checks (SQL `when ... then reason` branches); warnings."""
+class Source(NamedTuple):
+    sql: str  # the file as columns named by vendor header, plus `_source_row`
+    cols: list[Column]  # the contract's columns found in the file
+    original: str  # SQL of a row's original text
+    checks: list[str]  # row-level checks: SQL `when ... then reason` branches
+    warnings: list[str]
+    native: frozenset[str] = frozenset()  # source columns read as numbers, not text
+
+
+def source_relation(contract: Contract, path: Path, con, name: Path) -> Source:
+    """The file `path` (what to read for the landing file `name`) as columns of text, except
+    a Parquet file's numbers."""
     if contract.format == "csv":
         header = csv_header(path, name, contract.delimiter)
         cols, warnings = check_columns(contract, name, header)
@@ -334,7 +330,8 @@ def source_relation(
         )
         original = mapped_original(cols)
         repeated_header = " and ".join(f"trim({q(h)}) = {lit(h)}" for h in header)
-        return sql, cols, original, [f"when {repeated_header} then 'repeated header row'"], warnings
+        return Source(sql, cols, original, [f"when {repeated_header} then 'repeated header row'"],
+                      warnings)
     if contract.format == "jsonl":
         lines = (
             f"select line, json_valid(line) as _json from read_csv({lit(str(path))}, "
@@ -356,23 +353,23 @@ def source_relation(
         ).fetchall()
         cols, warnings = check_columns(contract, name, [k[0] for k in keys])
         # two parses per line: json_valid, and json_extract_string of all mapped paths at
-        # once. The values' JSON types (a third parse) are only asked for on a line that could
-        # hold a nested value: one with a '[' or a second '{' (decision 0094)
+        # once. The values' JSON types (a third parse) are only asked for on an object that
+        # could hold a nested value: one with a '[' or a second '{' (decision 0094); on a
+        # broken line json_type would raise
         paths = "[" + ", ".join(lit("$." + q(c.source)) for c in cols) + "]"
         extracted = ", ".join(
             f"case when _types[{i}] in ('OBJECT', 'ARRAY') then null else _values[{i}] end "
             f"as {q(c.source)}, _types[{i}] as {q('_t_' + c.name)}"
             for i, c in enumerate(cols, start=1)
         )
+        may_nest = "contains(line, '[') or contains(substr(line, strpos(line, '{') + 1), '{')"
         sql = (
             f"select _source_row, _line, _json, _object, {extracted} from ("
-            "select _source_row, line as _line, _json, _object, _values, "
-            "case when contains(line, '[') or contains(substr(line, strpos(line, '{') + 1), '{') "
-            f"then json_type(line, {paths}) end as _types from ("
-            "select _source_row, line, _json, _object, "
-            f"case when _object then json_extract_string(line, {paths}) end as _values from ("
-            f"select rowid + 1 as _source_row, line, _json, {is_object} as _object "
-            "from _lines)))"
+            "select _source_row, line as _line, _json, _object, "
+            f"case when _object then json_extract_string(line, {paths}) end as _values, "
+            f"case when _object and ({may_nest}) then json_type(line, {paths}) end as _types "
+            f"from (select rowid + 1 as _source_row, line, _json, {is_object} as _object "
+            "from _lines))"
         )
         checks = [
             "when not _json then 'line is not valid JSON'",
@@ -384,22 +381,21 @@ def source_relation(
             for c in cols
         ]
         # a valid object keeps only its mapped keys; a broken line is kept whole to debug it
-        return sql, cols, f"case when _object then {mapped_original(cols)} else _line end", \
-            checks, warnings
+        return Source(sql, cols, f"case when _object then {mapped_original(cols)} else _line end",
+                      checks, warnings)
     # parquet: numbers stay numbers (typed by a cast, decision 0094); anything else is read
     # as text, so it is typed like a text export
-    scan = f"read_parquet({lit(str(path))})"
-    described = f"select column_name, column_type from (describe select * from {scan})"
-    types = dict(con.sql(described).fetchall())
+    described = f"describe select * from read_parquet({lit(str(path))})"
+    types = dict(con.sql(f"select column_name, column_type from ({described})").fetchall())
     cols, warnings = check_columns(contract, name, list(types))
-    casts = ", ".join(
-        q(n) if is_number(t) else f"cast({q(n)} as varchar) as {q(n)}" for n, t in types.items()
-    )
+    native = frozenset(n for n, t in types.items() if t.split("(")[0] in NUMBER_TYPES)
+    casts = ", ".join(q(n) if n in native else f"cast({q(n)} as varchar) as {q(n)}"
+                      for n in types)
     sql = (
         f"select file_row_number + 1 as _source_row, {casts} "
         f"from read_parquet({lit(str(path))}, file_row_number=true)"
     )
-    return sql, cols, mapped_original(cols), [], warnings
+    return Source(sql, cols, mapped_original(cols), [], warnings, native)
 
 
 def csv_rejects(con, path: Path) -> list[tuple[int, str, str]]:
@@ -557,13 +553,14 @@ def load_file(con, contract: Contract, path: Path, sha256: str,
     size = path.stat().st_size
     encoding = None if contract.format == "parquet" else contract.encoding
     with snapshot(path, encoding, sha256) as (readable, _):
-        sql, cols, original, checks, found = source_relation(contract, readable, con, path)
+        sql, cols, original, checks, found, native = source_relation(
+            contract, readable, con, path)
         warnings = (*warnings, *found)
         con.sql("drop table if exists _rejects; drop table if exists _rejects_scan")
         con.sql(f"create or replace temp table _src as {sql}")
         rejects = csv_rejects(con, path) if contract.format == "csv" else []
         header = csv_header(readable, path, contract.delimiter) if rejects else []
-    typed = typed_sql(contract, cols, checks, now, native_numbers(con))
+    typed = typed_sql(contract, cols, checks, now, native)
     con.sql(f"create or replace temp table _typed as {typed}")
     present = {c.name for c in cols}
     suppressed = 0

@@ -177,8 +177,9 @@ CASES = [
     Case("header repeats a column name", csv_file(HEADER.rstrip() + ",Subject\n"),
          error=("t.csv", "line 1", "repeats column names ['Subject']")),
     Case("JSON lines with one broken line",
-         jsonl_file(order(), '{"id": "O2", "created_at": ', order(id="O3")), contract=ORDERS,
-         counts=(3, 2, 1), reasons=("line is not valid JSON",)),
+         jsonl_file(order(), '{"id": "O2", "created_at": ', order(id="O3"),
+                    '{"id": {"a": [1, ', '[{"id": "O5"}, '), contract=ORDERS,
+         counts=(5, 2, 3), reasons=("line is not valid JSON",)),
     Case("wrong JSON types", jsonl_file(
         order(id={"nested": 1}), order(id="O2", total_price=[1, 2]),
         order(id="O3", total_price=True), order(id="O4", created_at=1767225600),
