@@ -30,7 +30,7 @@ demo: install  ## generate sample exports and materialise every asset through Da
 	$(PY) -m pipelines.demo --customers $(CUSTOMERS) --seed $(SEED)
 
 test: install browser  ## the whole test suite (browser tests need Chromium: see `browser`)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # 2 workers, by file (decision 0095)
 
 # The browser tests (tests/browser) drive Debian's Chromium through its chromedriver. Installed
 # here when missing so a clean CI machine (root) needs no manual step; C360_SKIP_BROWSER=1

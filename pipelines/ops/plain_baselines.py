@@ -57,13 +57,14 @@ def plain_read(data_dir: Path) -> dict:
     for contract in load_contracts(s.contracts_dir):
         for path in sorted((data_dir / "landing").glob(contract.files)):
             files.append((contract, path))
-    rows = 0
+    rows, by_contract = 0, {}
     with tempfile.TemporaryDirectory(prefix="c360-plain-read-", dir=data_dir) as tmp:
         t0 = time.perf_counter()
         with duckdb.connect(str(Path(tmp) / "plain.duckdb")) as con:
             con.sql(f"set memory_limit = {_lit(s.duckdb_memory_limit)}")
             con.sql(f"set threads = {int(s.duckdb_threads)}")
             for i, (contract, path) in enumerate(files):
+                started = time.perf_counter()
                 enc = contract.encoding
                 source = path
                 if contract.format == "csv" and enc.lower() not in (
@@ -78,8 +79,10 @@ def plain_read(data_dir: Path) -> dict:
                 sql = plain_read_sql(contract.format, source, contract.delimiter, enc)
                 con.sql(f"create table t{i} as select * from {sql}")
                 rows += con.sql(f"select count(*) from t{i}").fetchone()[0]
+                by_contract[contract.name] = round(
+                    by_contract.get(contract.name, 0) + time.perf_counter() - started, 2)
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "rows": rows, "files": len(files)}
+    return {"seconds": seconds, "rows": rows, "files": len(files), "by_contract": by_contract}
 
 
 def loader_ingest(data_dir: Path) -> dict:
