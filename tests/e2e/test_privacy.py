@@ -63,11 +63,14 @@ def sql_hits(con, values: list[str]) -> dict[str, int]:
 def byte_hits(root: Path, values: list[str]) -> list[str]:
     needles = {v.encode() for v in values} | {v.lower().encode() for v in values}
     found = []
-    for path in root.rglob("*"):
-        # a parallel test worker's dbt run may delete its files under dbt_project/target
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            data = path.read_bytes() if path.is_file() else b""
-            found += [f"{path.relative_to(root)}" for n in needles if n in data]
+    # os.walk skips a folder that vanishes while it is walked, and a file that vanishes is
+    # skipped below: the other test worker's dbt runs delete theirs under dbt_project/target
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            with contextlib.suppress(FileNotFoundError):
+                data = path.read_bytes()
+                found += [f"{path.relative_to(root)}" for n in needles if n in data]
     return found
 
 
