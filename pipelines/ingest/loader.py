@@ -385,8 +385,8 @@ def source_relation(contract: Contract, path: Path, con, name: Path) -> Source:
                       checks, warnings)
     # parquet: numbers stay numbers (typed by a cast, decision 0094); anything else is read
     # as text, so it is typed like a text export
-    described = f"describe select * from read_parquet({lit(str(path))})"
-    types = dict(con.sql(f"select column_name, column_type from ({described})").fetchall())
+    described = con.sql(f"describe select * from read_parquet({lit(str(path))})").fetchall()
+    types = {name: duckdb_type for name, duckdb_type, *_ in described}
     cols, warnings = check_columns(contract, name, list(types))
     native = frozenset(n for n, t in types.items() if t.split("(")[0] in NUMBER_TYPES)
     casts = ", ".join(q(n) if n in native else f"cast({q(n)} as varchar) as {q(n)}"
@@ -482,7 +482,7 @@ def create_raw_table(con, contract: Contract) -> None:
 
 
 def typed_sql(contract: Contract, cols: list[Column], checks: list[str], now: datetime,
-              native: frozenset[str] = frozenset()) -> str:
+              native: frozenset[str]) -> str:
     """SQL over `_src`: `_source_row`, `_reason` (NULL when the row loads), `_row_hash` (of
     the mapped columns as read, to find repeated records) and the typed columns. Each value's
     text (`_x<i>`) and typed value (`_v<i>`) are computed once in inner selects and only
