@@ -1,8 +1,5 @@
 import contextlib
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 # No telemetry or analytics calls from the libraries under test (no network here).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -54,16 +51,3 @@ def fresh_data_dir(tmp_path, monkeypatch):
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
 
-
-def pytest_configure(config):
-    """In the controlling process, before any test worker starts (`make test` runs two): parse
-    the dbt project once when it has no manifest yet, so the workers' pipeline runs do not all
-    write dbt_project/target/manifest.json at the same time on a fresh checkout."""
-    if hasattr(config, "workerinput"):
-        return
-    from pipelines.config import DBT_PROJECT_DIR
-
-    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        # in a child process: importing the definitions exports settings to os.environ
-        subprocess.run([sys.executable, "-c", "import pipelines.defs.dbt"], check=True,
-                       cwd=Path(__file__).resolve().parents[1])

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -25,9 +26,25 @@ dbt_project = DbtProject(
 dbt_resource = DbtCliResource(
     project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
 )
+
+
+def parse_manifest() -> None:
+    """`dbt parse` into a private folder, then move its files into `target/`, the manifest
+    last: processes that load the definitions at once (`dagster dev`'s code server and its
+    runs, the test workers) never read a manifest another one is still writing."""
+    target = Path(dbt_project.target_path)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as tmp:
+        # dagster-dbt seeds `tmp` with target/partial_parse.msgpack: dbt re-parses only edits
+        dbt_resource.cli(["parse", "--quiet"], target_path=Path(tmp)).wait()
+        for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
+            if (Path(tmp) / name).exists():
+                os.replace(Path(tmp) / name, target / name)
+
+
 # The manifest is parsed on first use, and on every load under `dagster dev` so edits show.
 if os.environ.get("DAGSTER_IS_DEV_CLI") or not dbt_project.manifest_path.exists():
-    dbt_resource.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    parse_manifest()
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "staging", "marts": "marts", "bi": "bi"}
 

@@ -180,3 +180,20 @@ def test_full_refresh_is_run_config_of_the_staging_and_marts_assets(defs):
     assert dg.validate_run_config(job, full_refresh_config())
     with pytest.raises(dg.DagsterInvalidConfigError):  # the config names real ops
         dg.validate_run_config(job, {"ops": {"dbt_nothing": {"config": {"full_refresh": True}}}})
+
+
+def test_concurrent_dbt_parses_leave_a_whole_manifest(defs):
+    """Two loads of the definitions at once (the test workers, `dagster dev`'s code server
+    and runs) parse into private folders and move the manifest into place whole."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.defs.dbt import dbt_project, parse_manifest
+
+    before = dbt_project.manifest_path.stat().st_mtime_ns
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: parse_manifest(), range(2)))
+    assert dbt_project.manifest_path.stat().st_mtime_ns > before
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    assert "model.customer360.customer_360" in manifest["nodes"]
+    assert not list(dbt_project.target_path.glob("parse-*"))  # the private folders are gone
