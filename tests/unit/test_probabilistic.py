@@ -185,6 +185,20 @@ def test_training_is_deterministic_for_a_seed(data):
     }
 
 
+def test_large_record_sets_are_fitted_on_a_seeded_sample(data):
+    _, _, prepared, model = data
+
+    def fit(**kwargs):
+        return {k: v for k, v in prob.train(prepared, seed=42, **kwargs).items()
+                if k != "linker_uid"}
+
+    whole = {k: v for k, v in model.items() if k != "linker_uid"}
+    assert fit(max_records=len(prepared)) == whole  # at the cap: every record
+    sampled = fit(max_records=len(prepared) * 3 // 4)
+    assert sampled != whole
+    assert fit(max_records=len(prepared) * 3 // 4) == sampled
+
+
 def test_ambiguous_bridge_links_are_dropped():
     # record 0 (a bare profile) links equally to clusters 1 and 2, which are not linked
     edges = pd.DataFrame({
