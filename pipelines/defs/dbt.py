@@ -28,11 +28,12 @@ dbt_resource = DbtCliResource(
 )
 
 
-def parse_manifest() -> None:
+def parse_manifest() -> str:
     """`dbt parse` into a private folder, then move its files into `target/`, the manifest
     last: processes that load the definitions at once (`dagster dev`'s code server and its
-    runs, the test workers) never read a manifest another one is still writing."""
-    target = Path(dbt_project.target_path)
+    runs, the test workers) never read a manifest another one is still writing. Returns the
+    private folder's name (removed by then)."""
+    target = dbt_project.manifest_path.parent  # (target_path is relative to the project)
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as tmp:
         # dagster-dbt seeds `tmp` with target/partial_parse.msgpack: dbt re-parses only edits
@@ -40,6 +41,7 @@ def parse_manifest() -> None:
         for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
             if (Path(tmp) / name).exists():
                 os.replace(Path(tmp) / name, target / name)
+        return Path(tmp).name
 
 
 # The manifest is parsed on first use, and on every load under `dagster dev` so edits show.

@@ -182,7 +182,7 @@ def test_full_refresh_is_run_config_of_the_staging_and_marts_assets(defs):
         dg.validate_run_config(job, {"ops": {"dbt_nothing": {"config": {"full_refresh": True}}}})
 
 
-def test_concurrent_dbt_parses_leave_a_whole_manifest(defs):
+def test_concurrent_dbt_parses_leave_a_whole_manifest(defs, tmp_path, monkeypatch):
     """Two loads of the definitions at once (the test workers, `dagster dev`'s code server
     and runs) parse into private folders and move the manifest into place whole."""
     import json
@@ -190,9 +190,13 @@ def test_concurrent_dbt_parses_leave_a_whole_manifest(defs):
 
     from pipelines.defs.dbt import dbt_project, parse_manifest
 
+    monkeypatch.chdir(tmp_path)  # dbt's target path is relative to the project, not the cwd
     before = dbt_project.manifest_path.stat().st_mtime_ns
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda _: parse_manifest(), range(2)))
+        folders = list(pool.map(lambda _: parse_manifest(), range(2)))
+    target = dbt_project.manifest_path.parent
+    assert not any((target / folder).exists() for folder in folders)
+    assert not (tmp_path / "target").exists()  # nothing relative to the working directory
     assert dbt_project.manifest_path.stat().st_mtime_ns > before
     manifest = json.loads(dbt_project.manifest_path.read_text())
     assert "model.customer360.customer_360" in manifest["nodes"]
