@@ -35,13 +35,14 @@ def parse_manifest() -> str:
     private folder's name (removed by then)."""
     target = dbt_project.manifest_path.parent  # (target_path is relative to the project)
     target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as tmp:
+    with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as name:
+        tmp = Path(name)
         # dagster-dbt seeds `tmp` with target/partial_parse.msgpack: dbt re-parses only edits
-        dbt_resource.cli(["parse", "--quiet"], target_path=Path(tmp)).wait()
-        for name in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
-            if (Path(tmp) / name).exists():
-                os.replace(Path(tmp) / name, target / name)
-        return Path(tmp).name
+        dbt_resource.cli(["parse", "--quiet"], target_path=tmp).wait()
+        for file in ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json"):
+            if (tmp / file).exists():
+                os.replace(tmp / file, target / file)
+        return tmp.name
 
 
 # The manifest is parsed on first use, and on every load under `dagster dev` so edits show.
