@@ -1,17 +1,24 @@
 """dbt assets: staging, marts, weekly features (partitioned) and BI marts."""
 
-import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from pipelines.config import DBT_PROJECT_DIR, export_env, settings
 from pipelines.defs.common import OWNERS, SNAPSHOT_BUILD_LOG, WAREHOUSE_POOL, weekly_partitions
@@ -97,7 +104,7 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(dbt_vars: dict | None = None, full_refresh: bool = False) -> list[str]:
+def dbt_build_args(full_refresh: bool = False) -> list[str]:
     """The dbt command of every dbt asset: build (models and their tests); dagster-dbt adds
     the selection of the assets being materialised."""
     # buildable: a test that also reads an upstream model (e.g. a reconciliation against
@@ -105,30 +112,78 @@ def dbt_build_args(dbt_vars: dict | None = None, full_refresh: bool = False) -> 
     args = ["build", "--indirect-selection", "buildable"]
     if full_refresh:
         args.append("--full-refresh")
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
     return args
 
 
-def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, dbt_vars: dict | None = None,
-            full_refresh: bool = False):
-    """Stream a dbt build's events; remove its per-run target folder when it succeeded (a
-    failed run keeps it for its dbt.log)."""
-    invocation = dbt.cli(dbt_build_args(dbt_vars, full_refresh), context=context)
-    yield from invocation.stream()
+PARSE_STATE = "partial_parse.msgpack"
+
+
+def parse_state_file() -> Path:
+    """dbt's partial-parse state of the last dbt build on this warehouse. dbt parses the whole
+    project again (6-15 s) when the saved state's profile differs, and the profile holds the
+    warehouse's path: so the state is kept per warehouse, beside it (decision 0098)."""
+    return settings().warehouse_path.parent / "dbt_partial_parse.msgpack"
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` set in os.environ (which dagster-dbt passes to dbt) inside the block."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def start_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+              dbt_env: Mapping[str, str] | None = None, full_refresh: bool = False
+              ) -> DbtCliInvocation:
+    """Start the dbt build of the assets being materialised, in a private target folder seeded
+    with this warehouse's parse state, with `dbt_env` in dbt's environment."""
+    name = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target = dbt_project.manifest_path.parent / name
+    target.mkdir(parents=True)
+    if (state := parse_state_file()).exists():  # else dagster-dbt copies target/'s
+        shutil.copy(state, target / PARSE_STATE)
+    with environment(dbt_env or {}):
+        return dbt.cli(dbt_build_args(full_refresh), context=context, target_path=target)
+
+
+def finish_dbt(invocation: DbtCliInvocation) -> None:
+    """After a successful build: keep its parse state for the warehouse's next build and remove
+    its target folder (a failed build keeps the folder for its dbt.log)."""
+    state, kept = invocation.target_path / PARSE_STATE, parse_state_file()
+    if state.exists():
+        shutil.copy(state, kept.with_suffix(".tmp"))  # the data folder may be another disk
+        os.replace(kept.with_suffix(".tmp"), kept)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
-def snapshot_vars(window: dg.TimeWindow, weeks_per_build: int | None = None
+def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+            dbt_env: Mapping[str, str] | None = None, full_refresh: bool = False):
+    """Stream a dbt build's events, then `finish_dbt`."""
+    invocation = start_dbt(context, dbt, dbt_env, full_refresh)
+    yield from invocation.stream()
+    finish_dbt(invocation)
+
+
+def snapshot_env(window: dg.TimeWindow, weeks_per_build: int | None = None
                   ) -> list[dict[str, str]]:
-    """dbt vars for the weeks of a partition window (Mondays, inclusive), in consecutive
-    ranges of at most `weeks_per_build` weeks (one range if None)."""
+    """The weeks of a partition window (Mondays, inclusive), in consecutive ranges of at most
+    `weeks_per_build` weeks (one range if None), as customer_features_weekly's environment
+    variables: a changed var would make dbt parse the whole project again, a changed
+    environment variable only the files that read it (decision 0098)."""
     first, last = window.start.date(), (window.end - timedelta(days=7)).date()
     step = timedelta(weeks=weeks_per_build or ((last - first).days // 7 + 1))
     ranges = []
     while first <= last:
         to = min(first + step - timedelta(weeks=1), last)
-        ranges.append({"snapshot_from": first.isoformat(), "snapshot_to": to.isoformat()})
+        ranges.append({"C360_SNAPSHOT_FROM": first.isoformat(), "C360_SNAPSHOT_TO": to.isoformat()})
         first = to + timedelta(weeks=1)
     return ranges
 
@@ -176,11 +231,10 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: Db
     name="dbt_customer_features_weekly",
 )
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    *earlier, last = snapshot_vars(context.partition_time_window, weeks_per_build())
-    for dbt_vars in earlier:  # a failed model or test raises here and stops the backfill
-        context.log.info(f"{SNAPSHOT_BUILD_LOG} {dbt_vars}")
-        invocation = dbt.cli(dbt_build_args(dbt_vars), context=context).wait()
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    *earlier, last = snapshot_env(context.partition_time_window, weeks_per_build())
+    for weeks in earlier:  # a failed model or test raises here and stops the backfill
+        context.log.info(f"{SNAPSHOT_BUILD_LOG} {weeks}")
+        finish_dbt(start_dbt(context, dbt, weeks).wait())
     # the last range is streamed: its materialisation and test results are the step's events
     context.log.info(f"{SNAPSHOT_BUILD_LOG} {last}")
     yield from run_dbt(context, dbt, last)

@@ -128,6 +128,7 @@ def demo(tmp_path_factory):
     third = run_demo(data_dir, INCREMENT_END)
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-5000:]
     return {"dir": data_dir, "out": first.stdout, "ids_first": ids_first,
+            "later_outs": [run.stdout + run.stderr for run in (second, third)],
             "ids_second": ids_second, "files_second": files_second,
             "sums_first": sums_first, "sums_second": sums_second,
             "tiers_second": tiers_second}
@@ -380,6 +381,16 @@ def test_identity_precision_against_truth(demo, wh):
     rules = dict(wh.sql("select match_rule, count(*) from identity.customer_map "
                         "group by 1").fetchall())
     assert rules.get("splink", 0) > 0, rules
+
+
+def test_later_runs_reuse_dbt_parse_state_of_their_warehouse(demo):
+    """dbt parses the whole project again when the profile (the warehouse path) or a var
+    differs from its saved parse state; each warehouse keeps its own state, and the snapshot
+    weeks are environment variables, so later runs parse nothing again (decision 0098)."""
+    assert (demo["dir"] / "warehouse/dbt_partial_parse.msgpack").exists()
+    for out in demo["later_outs"]:
+        assert out.count("Running with dbt=") >= 4
+        assert "Unable to do partial parsing" not in out
 
 
 def test_splink_model_trained_once_and_reused(demo):

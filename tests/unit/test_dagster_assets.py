@@ -155,18 +155,18 @@ def test_block_severity_stops_downstream_steps_and_warn_does_not(
 def test_a_snapshot_backfill_is_split_into_consecutive_week_ranges():
     from datetime import datetime
 
-    from pipelines.defs.dbt import snapshot_vars
+    from pipelines.defs.dbt import snapshot_env
 
     # partition keys are Mondays; the window's end is the Monday after the last week
     window = dg.TimeWindow(datetime(2026, 1, 5), datetime(2026, 3, 16))  # 10 weeks
-    ranges = snapshot_vars(window, 4)
+    ranges = snapshot_env(window, 4)
     assert ranges == [
-        {"snapshot_from": "2026-01-05", "snapshot_to": "2026-01-26"},
-        {"snapshot_from": "2026-02-02", "snapshot_to": "2026-02-23"},
-        {"snapshot_from": "2026-03-02", "snapshot_to": "2026-03-09"},
+        {"C360_SNAPSHOT_FROM": "2026-01-05", "C360_SNAPSHOT_TO": "2026-01-26"},
+        {"C360_SNAPSHOT_FROM": "2026-02-02", "C360_SNAPSHOT_TO": "2026-02-23"},
+        {"C360_SNAPSHOT_FROM": "2026-03-02", "C360_SNAPSHOT_TO": "2026-03-09"},
     ]
-    assert snapshot_vars(window) == [{"snapshot_from": "2026-01-05",
-                                      "snapshot_to": "2026-03-09"}]
+    assert snapshot_env(window) == [{"C360_SNAPSHOT_FROM": "2026-01-05",
+                                      "C360_SNAPSHOT_TO": "2026-03-09"}]
     one_week = dg.TimeWindow(datetime(2026, 3, 9), datetime(2026, 3, 16))
-    assert snapshot_vars(one_week, 4) == [{"snapshot_from": "2026-03-09",
-                                           "snapshot_to": "2026-03-09"}]
+    assert snapshot_env(one_week, 4) == [{"C360_SNAPSHOT_FROM": "2026-03-09",
+                                           "C360_SNAPSHOT_TO": "2026-03-09"}]

@@ -1,7 +1,10 @@
 -- Point-in-time features per customer as of each week end (Sunday), built only from events
 -- before the end of that Sunday (UTC): windows look backwards over weekly buckets, never forward.
 -- One Dagster partition = one week (Monday key); vars snapshot_from / snapshot_to select the
--- weeks to (re)build; each build replaces whole weeks (delete+insert on snapshot_date).
+-- weeks to (re)build, or else the environment variables C360_SNAPSHOT_FROM / C360_SNAPSHOT_TO
+-- (which Dagster sets: a changed var makes dbt parse the whole project again, a changed
+-- environment variable only the files that read it; decision 0098); each build replaces whole
+-- weeks (delete+insert on snapshot_date).
 -- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
 -- snapshot_date partitions (decision 0066).
 -- Each week built is one aggregation of every customer's weekly event sums up to that week; a
@@ -19,14 +22,16 @@
 {%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
                   'responses'] %}
 {#- the Mondays to build: every week from snapshot_from to snapshot_to, or the newest week #}
-{%- if var('snapshot_from') and var('snapshot_to') %}
-    {%- set first = modules.datetime.date.fromisoformat(var('snapshot_from')) %}
-    {%- set count = ((modules.datetime.date.fromisoformat(var('snapshot_to')) - first).days // 7) + 1 %}
+{%- set snapshot_from = var('snapshot_from') or env_var('C360_SNAPSHOT_FROM', '') %}
+{%- set snapshot_to = var('snapshot_to') or env_var('C360_SNAPSHOT_TO', '') %}
+{%- if snapshot_from and snapshot_to %}
+    {%- set first = modules.datetime.date.fromisoformat(snapshot_from) %}
+    {%- set count = ((modules.datetime.date.fromisoformat(snapshot_to) - first).days // 7) + 1 %}
     {%- set weeks = [] %}
     {%- for i in range(count) %}
         {%- do weeks.append("cast('" ~ (first + modules.datetime.timedelta(days=7 * i)).isoformat() ~ "' as date)") %}
     {%- endfor %}
-{%- elif var('snapshot_from') or var('snapshot_to') %}
+{%- elif snapshot_from or snapshot_to %}
     {{ exceptions.raise_compiler_error("set both snapshot_from and snapshot_to, or neither") }}
 {%- else %}
     {%- set weeks = ['(select to_week from bounds)'] %}
@@ -53,7 +58,7 @@ with events as (
 bounds as (
     -- Monday of the last week to build; default: the newest week with events
     select
-        {% if var('snapshot_to') %}cast('{{ var("snapshot_to") }}' as date){% else %}newest{% endif %} as to_week
+        {% if snapshot_to %}cast('{{ snapshot_to }}' as date){% else %}newest{% endif %} as to_week
     from (
         select cast({{ dbt.date_trunc('week', 'max(event_at)') }} as date) as newest from events
     ) as latest
