@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pypinyin import Style, lazy_pinyin
 
 from pipelines.identity.clustering import ClusterGuards, values_apart
 from pipelines.identity.deterministic import (
@@ -47,7 +46,7 @@ from pipelines.identity.deterministic import (
     cluster,
     column_values,
 )
-from pipelines.standardise import has_cjk, name_key, split_chinese_name
+from pipelines.standardise import has_cjk, name_key, pinyin_items, split_chinese_name
 
 SPLINK_RULE = "splink"
 DEFAULT_THRESHOLD = 0.9
@@ -140,7 +139,7 @@ TRAIN_MAX_RECORDS = 500_000
 def _fold(text: str) -> str:
     """Lower-case latin text without accents; characters become pinyin."""
     if has_cjk(text):
-        text = " ".join(lazy_pinyin(text, style=Style.NORMAL))
+        text = " ".join(pinyin_items(text))
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 

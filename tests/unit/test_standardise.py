@@ -42,6 +42,23 @@ def test_chinese_name_split_knows_compound_surnames():
     assert s.to_pinyin("张小明") == "zhang xiao ming"
 
 
+@pytest.mark.parametrize("text", [
+    "重庆路12号",  # a phrase: 重 is chong here, zhong alone
+    "长安街8号银行大楼3单元",  # 长 chang, 行 hang in 银行
+    "上海市浦东新区 Apt 3 北京东路",
+    "〇号楼𠀀",  # 〇 and a character of extension B
+    "Nanjing Lu 南京路",
+    "欧阳娜娜",
+    "12-3",
+    "",
+])
+def test_pinyin_run_by_run_equals_pypinyin_on_the_whole_text(text):
+    from pypinyin import Style, lazy_pinyin
+
+    for _ in range(2):  # the second time from the cache of runs
+        assert s.pinyin_items(text) == lazy_pinyin(text, style=Style.NORMAL)
+
+
 def test_udfs_registered_in_duckdb():
     con = duckdb.connect()
     s.register_udfs(con)
