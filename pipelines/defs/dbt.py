@@ -173,7 +173,7 @@ def run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 
 
 def snapshot_env(window: dg.TimeWindow, weeks_per_build: int | None = None
-                  ) -> list[dict[str, str]]:
+                 ) -> list[dict[str, str]]:
     """The weeks of a partition window (Mondays, inclusive), in consecutive ranges of at most
     `weeks_per_build` weeks (one range if None), as customer_features_weekly's environment
     variables: a changed var would make dbt parse the whole project again, a changed
