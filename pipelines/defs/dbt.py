@@ -120,8 +120,9 @@ PARSE_STATE = "partial_parse.msgpack"
 
 def parse_state_file() -> Path:
     """dbt's partial-parse state of the last dbt build on this warehouse. dbt parses the whole
-    project again (6-15 s) when the saved state's profile differs, and the profile holds the
-    warehouse's path: so the state is kept per warehouse, beside it (decision 0098)."""
+    project again (about 6 s more per build) when the saved state's profile differs, and the
+    profile holds the warehouse's path: so the state is kept per warehouse, beside it
+    (decision 0098)."""
     return settings().warehouse_path.parent / "dbt_partial_parse.msgpack"
 
 
