@@ -113,8 +113,6 @@ def pinyin_items(value: str) -> list[str]:
     run (a phrase never spans two runs), so the result is the same. Names and streets share
     their runs ('南京路' in '南京路12号' and '南京路8号'): converting every distinct street whole
     was most of the matcher's preparation time (decision 0099)."""
-    if not value:
-        return lazy_pinyin(value, style=Style.NORMAL)
     return [item for run in _HAN_RUNS.split(value) if run for item in _run_pinyin(run)]
 
 

@@ -160,8 +160,9 @@ def finish_dbt(invocation: DbtCliInvocation) -> None:
     its target folder (a failed build keeps the folder for its dbt.log)."""
     state, kept = invocation.target_path / PARSE_STATE, parse_state_file()
     if state.exists():
-        shutil.copy(state, kept.with_suffix(".tmp"))  # the data folder may be another disk
-        os.replace(kept.with_suffix(".tmp"), kept)
+        partial = kept.with_suffix(".tmp")
+        shutil.copy(state, partial)  # the data folder may be on another disk: copy, then rename
+        os.replace(partial, kept)
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 

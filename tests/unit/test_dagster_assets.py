@@ -166,7 +166,7 @@ def test_a_snapshot_backfill_is_split_into_consecutive_week_ranges():
         {"C360_SNAPSHOT_FROM": "2026-03-02", "C360_SNAPSHOT_TO": "2026-03-09"},
     ]
     assert snapshot_env(window) == [{"C360_SNAPSHOT_FROM": "2026-01-05",
-                                      "C360_SNAPSHOT_TO": "2026-03-09"}]
+                                     "C360_SNAPSHOT_TO": "2026-03-09"}]
     one_week = dg.TimeWindow(datetime(2026, 3, 9), datetime(2026, 3, 16))
     assert snapshot_env(one_week, 4) == [{"C360_SNAPSHOT_FROM": "2026-03-09",
-                                           "C360_SNAPSHOT_TO": "2026-03-09"}]
+                                          "C360_SNAPSHOT_TO": "2026-03-09"}]
