@@ -1,9 +1,33 @@
+import atexit
 import contextlib
+import functools
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 # No telemetry or analytics calls from the libraries under test (no network here).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@functools.cache
+def _migrated_mlflow_store() -> Path:
+    """An empty MLflow SQLite store, created once per test process by MLflow itself."""
+    from mlflow import MlflowClient
+
+    folder = tempfile.mkdtemp(prefix="mlflow-store-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    store = Path(folder) / "mlflow.db"
+    MlflowClient(f"sqlite:///{store}").search_experiments()
+    return store
+
+
+def empty_mlflow_store(db: Path) -> None:
+    """A copy of an empty, migrated MLflow store at `db`: MLflow's schema migrations of a new
+    SQLite store take about 5 s, and many tests need a store of their own."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_migrated_mlflow_store(), db)
 
 
 @contextlib.contextmanager
@@ -16,6 +40,7 @@ def throwaway_mlflow(tmp_path, experiment: str):
 
     keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
     saved = {k: os.environ.get(k) for k in keys}
+    empty_mlflow_store(tmp_path / "mlflow.db")
     try:
         yield tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", experiment,
                                  tmp_path / "artifacts")
@@ -44,6 +69,7 @@ def fresh_data_dir(tmp_path, monkeypatch):
                 "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
         monkeypatch.delenv(var, raising=False)  # fmt: skip
     config.settings.cache_clear()
+    empty_mlflow_store(tmp_path / "mlflow/mlflow.db")
     try:
         yield tmp_path
     finally:

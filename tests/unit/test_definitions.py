@@ -200,3 +200,26 @@ def test_concurrent_dbt_parses_leave_a_whole_manifest(defs, tmp_path, monkeypatc
     assert dbt_project.manifest_path.stat().st_mtime_ns > before
     manifest = json.loads(dbt_project.manifest_path.read_text())
     assert "model.customer360.customer_360" in manifest["nodes"]
+
+
+def test_dbt_resource_starts_dbt_once_and_builds_no_adapter(defs, monkeypatch):
+    """Decision 0100: no `dbt --version` subprocess and no dbt adapter in the step's process.
+    The overridden methods must still exist in dagster-dbt, or the overrides do nothing."""
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dagster_dbt_resource
+    from dagster_dbt import DbtCliResource
+
+    from pipelines.defs.dbt import DbtCli, dbt_resource
+
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert name in vars(DbtCliResource) and name in vars(DbtCli), name
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"started {args}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_subprocess)
+    resource = DbtCli(project_dir=dbt_resource.project_dir,
+                      dbt_executable=dbt_resource.dbt_executable)
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
