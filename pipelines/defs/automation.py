@@ -9,8 +9,8 @@ import dagster as dg
 from pipelines.config import settings
 from pipelines.defs.common import weekly_partitions
 
-# Run timeout: the full refresh of 20,000 people takes 93 s here and the 1,500-people demo
-# about 60 s (docs/benchmarks.md); 2 hours leaves room for 50x more data before a hung run
+# Run timeout: `make demo` (20,000 people) takes 4-5 min here and a run of 1,500 people
+# 2.5-3.5 min (docs/benchmarks.md); 2 hours leaves room for much more data before a hung run
 # is stopped by run monitoring. Override with C360_MAX_RUNTIME_SECONDS.
 MAX_RUNTIME_SECONDS = int(os.environ.get("C360_MAX_RUNTIME_SECONDS", "7200"))
 
