@@ -6,6 +6,7 @@ churned = 1 when a customer places no paid order in (snapshot_date, snapshot_dat
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -462,9 +463,11 @@ def clv_baseline_auc(
     if rows.empty or not (utc_naive(orders["ordered_at"]) < as_of).any():
         return float("nan")
     # the baseline is the default purchase model (BG/NBD), fitted once: the model selection by
-    # backtest belongs to the value asset and would cost three more fits here
+    # backtest belongs to the value asset and would cost three more fits here, and the
+    # Gamma-Gamma spend model one more that the expected purchases do not use
     clv = fit_clv(orders, as_of, ClvConfig(purchase_model=ClvConfig.fallback_model,
-                                           min_backtest_weeks=float("inf")))
+                                           min_backtest_weeks=float("inf"),
+                                           min_repeat_customers=sys.maxsize))
     pred = predict_clv(clv, orders, as_of, horizon_weeks=horizon_days / 7.0)
     expected = pred.set_index("customer_id")["expected_purchases_12m"]
     score = -expected.reindex(rows["customer_id"].astype(str).to_numpy()).fillna(0.0).to_numpy()
