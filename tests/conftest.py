@@ -23,11 +23,13 @@ def _migrated_mlflow_store() -> Path:
     return store
 
 
-def empty_mlflow_store(db: Path) -> None:
-    """A copy of an empty, migrated MLflow store at `db`: MLflow's schema migrations of a new
-    SQLite store take about 5 s, and many tests need a store of their own."""
+def empty_mlflow_store(tracking_uri: str) -> str:
+    """A copy of an empty, migrated MLflow store at the SQLite `tracking_uri` (returned):
+    MLflow's schema migrations of a new store take about 5 s, and many tests need their own."""
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
     db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(_migrated_mlflow_store(), db)
+    return tracking_uri
 
 
 @contextlib.contextmanager
@@ -40,10 +42,9 @@ def throwaway_mlflow(tmp_path, experiment: str):
 
     keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
     saved = {k: os.environ.get(k) for k in keys}
-    empty_mlflow_store(tmp_path / "mlflow.db")
+    store = empty_mlflow_store(f"sqlite:///{tmp_path}/mlflow.db")
     try:
-        yield tracking.configure(f"sqlite:///{tmp_path}/mlflow.db", experiment,
-                                 tmp_path / "artifacts")
+        yield tracking.configure(store, experiment, tmp_path / "artifacts")
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
@@ -69,7 +70,7 @@ def fresh_data_dir(tmp_path, monkeypatch):
                 "C360_DBT_TARGET", "C360_REFIT", "C360_REFIT_EVERY_WEEKS"):
         monkeypatch.delenv(var, raising=False)  # fmt: skip
     config.settings.cache_clear()
-    empty_mlflow_store(tmp_path / "mlflow/mlflow.db")
+    empty_mlflow_store(config.settings().mlflow_tracking_uri)
     try:
         yield tmp_path
     finally:
