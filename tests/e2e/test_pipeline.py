@@ -20,9 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 CUSTOMERS = 1500
 END_DATE = "2026-11-08"  # a past Sunday: the increment's week must be a complete partition
 INCREMENT_END = "2026-11-15"
+WAREHOUSE = "warehouse/customer360.duckdb"  # in the data folder
 
 
-def run_demo(data_dir: Path, end_date: str = END_DATE) -> subprocess.CompletedProcess:
+def run_demo(data_dir: Path, end_date: str = END_DATE, weeks: int = 60
+             ) -> subprocess.CompletedProcess:
     # at most 40 weeks of snapshots per dbt run: the 60-week backfill takes two (decision 0081)
     env = {**os.environ, "C360_DATA_DIR": str(data_dir),
            "C360_SNAPSHOT_ROWS_PER_BUILD": str(CUSTOMERS * 40)}
@@ -46,6 +48,8 @@ def run_demo(data_dir: Path, end_date: str = END_DATE) -> subprocess.CompletedPr
             "11",
             "--end-date",
             end_date,
+            "--weeks",
+            str(weeks),
         ],
         cwd=REPO,
         env=env,
@@ -56,7 +60,7 @@ def run_demo(data_dir: Path, end_date: str = END_DATE) -> subprocess.CompletedPr
 
 
 def read(data_dir: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(data_dir / "warehouse/customer360.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(data_dir / WAREHOUSE), read_only=True) as con:
         return con.sql(sql).df()
 
 
@@ -66,7 +70,7 @@ def published_and_features(data_dir: Path) -> dict[str, str]:
     from pipelines.ops.checksums import serving_checksums, table_checksums
 
     sums = serving_checksums(data_dir / "serving")
-    sums |= table_checksums(data_dir / "warehouse/customer360.duckdb",
+    sums |= table_checksums(data_dir / WAREHOUSE,
                             ["marts.customer_features_weekly"])
     sums["weeks"] = str(read(data_dir, "select count(distinct snapshot_date) as n "
                                        "from marts.customer_features_weekly")["n"][0])
@@ -88,8 +92,30 @@ def warehouse_copy(demo: dict, tmp_path: Path) -> Path:
     import shutil
 
     copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    shutil.copy(demo["dir"] / WAREHOUSE, copy)
     return copy
+
+
+def snapshot_differences(incremental: Path, rebuilt: Path) -> tuple[int, int, int]:
+    """(rows, rows only in `incremental`, rows only in `rebuilt`) of the weekly snapshots of
+    two warehouses; `_events_ingested_at` (when a row was built) left out."""
+    table = "select * exclude (_events_ingested_at) from {}.marts.customer_features_weekly"
+    with duckdb.connect() as con:
+        con.sql(f"attach '{incremental}' as incremental (read_only)")
+        con.sql(f"attach '{rebuilt}' as rebuilt (read_only)")
+        rows = scalar(con, f"select count(*) from ({table.format('incremental')})")
+        return rows, *(scalar(con, f"select count(*) from (({table.format(x)}) except all "
+                                   f"({table.format(y)}))")
+                       for x, y in (("incremental", "rebuilt"), ("rebuilt", "incremental")))
+
+
+def snapshot_vars(first: date, last: date) -> str:
+    """--vars building the weekly snapshots from the week of `first` to that of `last`
+    (snapshot dates: Sundays)."""
+    from datetime import timedelta
+
+    return json.dumps({"snapshot_from": str(first - timedelta(days=6)),
+                       "snapshot_to": str(last - timedelta(days=6))})
 
 
 def dbt_run(demo: dict, warehouse: Path, tmp_path: Path, *args: str) -> None:
@@ -108,7 +134,8 @@ def dbt_run(demo: dict, warehouse: Path, tmp_path: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """Three runs: the demo; the same landing files again; one more week of exports."""
+    """Three runs: the demo (60 weekly snapshots); the same landing files again; one more week
+    of exports (its week's snapshot only)."""
     from pipelines.sample_data import generate_increment
 
     data_dir = tmp_path_factory.mktemp("c360")
@@ -125,7 +152,7 @@ def demo(tmp_path_factory):
     files_second = read(data_dir, "select * from raw.file_registry")
     generate_increment(data_dir, customers=CUSTOMERS, seed=11,
                        end_date=date.fromisoformat(END_DATE))
-    third = run_demo(data_dir, INCREMENT_END)
+    third = run_demo(data_dir, INCREMENT_END, weeks=1)  # its own week, as the weekly schedule
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-5000:]
     return {"dir": data_dir, "out": first.stdout, "ids_first": ids_first,
             "later_outs": [run.stdout + run.stderr for run in (second, third)],
@@ -136,7 +163,7 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def wh(demo):
-    con = duckdb.connect(str(demo["dir"] / "warehouse/customer360.duckdb"), read_only=True)
+    con = duckdb.connect(str(demo["dir"] / WAREHOUSE), read_only=True)
     yield con
     con.close()
 
@@ -229,7 +256,7 @@ def test_incremental_identity_agrees_with_a_full_recluster(demo, wh, tmp_path):
 
     incremental = wh.sql("select * from identity.customer_map").df()
     copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo["dir"] / "warehouse/customer360.duckdb", copy)
+    shutil.copy(demo["dir"] / WAREHOUSE, copy)
     for name in ("splink_model.json", "splink_model.profile.json"):
         shutil.copy(demo["dir"] / "models/identity" / name, tmp_path / name)
     model = tmp_path / "splink_model.json"
@@ -256,7 +283,7 @@ def test_incremental_dbt_build_equals_a_full_rebuild(demo, wh, tmp_path):
     copy = warehouse_copy(demo, tmp_path)
     dbt_run(demo, copy, tmp_path, "--full-refresh", "--select", "staging", "intermediate",
             "marts", "--exclude", "customer_features_weekly")
-    incremental = table_checksums(demo["dir"] / "warehouse/customer360.duckdb", tables)
+    incremental = table_checksums(demo["dir"] / WAREHOUSE, tables)
     full = table_checksums(copy, tables)
     differ = [t for t in tables if incremental[t] != full[t]]
     assert differ == [], f"incremental build differs from a full rebuild: {differ}"
@@ -313,7 +340,8 @@ def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
 def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
     """The per-customer marts rebuild whole customers (decision 0089). After a merge, a split
     and a record moved to another customer in the identity map (no new raw row), an
-    incremental run of the marts equals a full rebuild, and the merged-away id is gone."""
+    incremental run of the marts and of the newest weekly snapshot equals a full rebuild of
+    the marts and of every week, and the merged-away id is gone."""
     import shutil
 
     from pipelines.ops.checksums import table_checksums
@@ -331,15 +359,23 @@ def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
             con.sql("update identity.customer_map set customer_id = ? where rowid = "
                     "(select min(rowid) from identity.customer_map where customer_id = ?)",
                     params=[new_id, customer])
+        first, newest = con.sql("select min(snapshot_date), max(snapshot_date) "
+                                "from marts.customer_features_weekly").fetchone()
     full = tmp_path / "full.duckdb"
     shutil.copy(copy, full)
-    dbt_run(demo, copy, tmp_path, "--select", *marts)
-    dbt_run(demo, full, tmp_path, "--full-refresh", "--select", *marts)
+    # the newest weekly snapshot alone, as the weekly run; all weeks in the full rebuild
+    snapshots = "customer_features_weekly"
+    dbt_run(demo, copy, tmp_path, "--select", *marts, snapshots,
+            "--vars", snapshot_vars(newest, newest))
+    dbt_run(demo, full, tmp_path, "--full-refresh", "--select", *marts, snapshots,
+            "--vars", snapshot_vars(first, newest))
     tables = [f"marts.{m}" for m in marts]
     incremental, rebuilt = table_checksums(copy, tables), table_checksums(full, tables)
     assert [t for t in tables if incremental[t] != rebuilt[t]] == []
+    # the older snapshots follow the merge, the split and the moved record (decision 0101)
+    assert snapshot_differences(copy, full)[1:] == (0, 0)
     with duckdb.connect(str(copy), read_only=True) as con:
-        for mart in ("customers", "customer_consent", "customer_360"):
+        for mart in ("customers", "customer_consent", "customer_360", snapshots):
             ids = {r[0] for r in con.sql(f"select distinct customer_id from marts.{mart}")
                    .fetchall()}
             assert b not in ids and {a, c, d, "C-split"} <= ids, mart
@@ -465,28 +501,23 @@ def test_weekly_features_use_only_events_before_the_snapshot(wh):
     assert weeks == 61  # 60 weeks, then the increment's week
 
 
-def test_weekly_snapshot_equals_the_backfill_computation_of_the_same_week(demo, wh, tmp_path):
-    """A week built alone (the weekly run) and the same week built within a range of weeks
-    (a backfill) give exactly the same rows (decision 0068), on a copy of the warehouse."""
-    from datetime import timedelta
-
-    newest = scalar(wh, "select max(snapshot_date) from marts.customer_features_weekly")
+def test_weekly_snapshots_equal_a_rebuild_of_every_week(demo, wh, tmp_path):
+    """After the increment's run, which built only its own week (as the weekly schedule does)
+    from exports holding orders of the week before (late by UTC), every weekly snapshot equals
+    a `--full-refresh` build of all 61 weeks at once on a copy of the warehouse: older weeks
+    follow late events (decision 0101), and a week built alone equals the same week built
+    within a range (decision 0068)."""
+    first, newest = wh.sql("select min(snapshot_date), max(snapshot_date) "
+                           "from marts.customer_features_weekly").fetchone()
     copy = warehouse_copy(demo, tmp_path)
-    monday = newest - timedelta(days=6)
-    dbt_vars = {"snapshot_from": str(monday - timedelta(days=7)), "snapshot_to": str(monday)}
-    dbt_run(demo, copy, tmp_path, "--select", "customer_features_weekly",
-            "--vars", json.dumps(dbt_vars))
-    week = f"select * from {{}}.marts.customer_features_weekly where snapshot_date = '{newest}'"
-    with duckdb.connect() as con:
-        con.sql(f"attach '{demo['dir'] / 'warehouse/customer360.duckdb'}' as weekly (read_only)")
-        con.sql(f"attach '{copy}' as backfill (read_only)")
-        rows = scalar(con, f"select count(*) from ({week.format('weekly')})")
-        differ = scalar(con, f"select count(*) from (({week.format('weekly')}) except all "
-                             f"({week.format('backfill')}))")
-        missing = scalar(con, f"select count(*) from (({week.format('backfill')}) except all "
-                              f"({week.format('weekly')}))")
-    assert rows > 1000
+    dbt_run(demo, copy, tmp_path, "--select", "customer_features_weekly", "--full-refresh",
+            "--vars", snapshot_vars(first, newest))
+    rows, differ, missing = snapshot_differences(demo["dir"] / WAREHOUSE, copy)
+    assert rows > 30000
     assert (differ, missing) == (0, 0)
+    # the increment's exports held late orders: rows of older weeks were rebuilt
+    assert scalar(wh, f"select count(distinct _events_ingested_at) from "
+                      f"marts.customer_features_weekly where snapshot_date < '{newest}'") > 1
 
 
 def test_scores_are_sane(wh):

@@ -4,66 +4,53 @@
 -- weeks to (re)build, or else the environment variables C360_SNAPSHOT_FROM / C360_SNAPSHOT_TO
 -- (which Dagster sets: a changed var makes dbt parse the whole project again, a changed
 -- environment variable only the files that read it; decision 0098); each build replaces whole
--- weeks (delete+insert on snapshot_date).
--- On Spark (no delete+insert) the same whole-week replacement is a dynamic overwrite of the
--- snapshot_date partitions (decision 0066).
+-- weeks.
+-- On Spark (no delete) the whole-week replacement is a dynamic overwrite of the snapshot_date
+-- partitions (decision 0066).
 -- Each week built is one aggregation of every customer's weekly event sums up to that week; a
 -- range of weeks is a union of such weeks: no window over a customer x week grid and no join
 -- of every week with every earlier one, whose memory and spill grow with the history
 -- (decision 0068).
+-- Identity changes reach the older weeks (decision 0101): on DuckDB an incremental build
+-- first deletes the weeks it builds and, in all weeks, the rows of customers whose records
+-- changed since (delete_snapshot_rows_to_rebuild); it then rebuilds, in the other weeks, every
+-- customer with events up to them but no row in the newest of them, and appends.
 {{ config(
     materialized='incremental',
-    incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
-    unique_key='snapshot_date',
+    incremental_strategy='insert_overwrite' if target.type == 'spark' else 'append',
     partition_by=['snapshot_date'] if target.type == 'spark' else none,
+    pre_hook=[] if target.type == 'spark' else [
+        "{{ add_snapshot_column('_records_hash', 'ubigint') }}",
+        "{{ add_snapshot_column('_events_ingested_at', 'timestamptz') }}",
+        "{{ delete_snapshot_rows_to_rebuild() }}"],
 ) }}
 
-{%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'week_start') ~ ' as timestamp)' %}
+{%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'rolled.week_start') ~ ' as timestamp)' %}
 {%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
                   'responses'] %}
-{#- the Mondays to build: every week from snapshot_from to snapshot_to, or the newest week #}
-{%- set snapshot_from = var('snapshot_from') or env_var('C360_SNAPSHOT_FROM', '') %}
-{%- set snapshot_to = var('snapshot_to') or env_var('C360_SNAPSHOT_TO', '') %}
-{%- if snapshot_from and snapshot_to %}
-    {%- set first = modules.datetime.date.fromisoformat(snapshot_from) %}
-    {%- set count = ((modules.datetime.date.fromisoformat(snapshot_to) - first).days // 7) + 1 %}
-    {%- set weeks = [] %}
-    {%- for i in range(count) %}
-        {%- do weeks.append("cast('" ~ (first + modules.datetime.timedelta(days=7 * i)).isoformat() ~ "' as date)") %}
-    {%- endfor %}
-{%- elif snapshot_from or snapshot_to %}
-    {{ exceptions.raise_compiler_error("set both snapshot_from and snapshot_to, or neither") }}
-{%- else %}
-    {%- set weeks = ['(select to_week from bounds)'] %}
+{%- set weeks = feature_weeks() %}
+{%- set repair = is_incremental() and target.type != 'spark' %}
+{#- the aggregations: one per week built, over every customer; then (repair) one over the
+    other weeks already built, for the customers to rebuild #}
+{%- set parts = [] %}
+{%- for week in weeks %}
+    {%- do parts.append({'week': "cast('" ~ week ~ "' as date)", 'weekly': 'weekly',
+                         'categories': 'new_categories', 'by': ''}) %}
+{%- endfor %}
+{%- if repair %}
+    {%- do parts.append({'week': 'other_week', 'weekly': 'weekly_rebuilt cross join other_weeks',
+                         'categories': 'new_categories_rebuilt cross join other_weeks',
+                         'by': ', other_week'}) %}
 {%- endif %}
 
 with events as (
-    select customer_id, ordered_at as event_at, 1 as paid_orders, amount_cny as revenue_cny,
-           0 as refunds, 0 as tickets, 0 as complaints, 0 as social, 0 as responses
-    from {{ ref('orders') }} where is_paid and customer_id is not null
-    union all
-    select customer_id, ordered_at, 0, 0, 1, 0, 0, 0, 0
-    from {{ ref('orders') }} where order_status = 'refunded' and customer_id is not null
-    union all
-    select customer_id, occurred_at, 0, 0, 0,
-           case when source_system = 'crm' then 1 else 0 end,
-           case when is_complaint then 1 else 0 end,
-           case when source_system = 'social' then 1 else 0 end, 0
-    from {{ ref('interactions') }} where customer_id is not null
-    union all
-    select customer_id, responded_at, 0, 0, 0, 0, 0, 0, 1
-    from {{ ref('campaign_members') }} where has_responded and customer_id is not null
+    {{ feature_events() }}
 ),
 
 bounds as (
-    -- Monday of the last week to build; default: the newest week with events
-    select
-        {% if snapshot_to %}cast('{{ snapshot_to }}' as date){% else %}newest{% endif %} as to_week
-    from (
-        select cast({{ dbt.date_trunc('week', 'max(event_at)') }} as date) as newest from events
-    ) as latest
+    -- Monday of the last week to build
+    select cast('{{ weeks[-1] }}' as date) as to_week
 ),
-
 weekly as (
     select
         customer_id,
@@ -95,43 +82,72 @@ new_categories as (
     from first_categories
     group by 1, 2
 ),
+{%- if repair %}
+
+other_weeks as (
+    -- the weeks already built that this build does not replace (Mondays)
+    select distinct cast({{ dbt.dateadd('day', -6, 'snapshot_date') }} as date) as other_week
+    from {{ this }}
+    where snapshot_date not in ({{ snapshot_dates(weeks) }})
+),
+
+rebuilt as (
+    -- customers with events up to the newest other week but no row in it: the pre-hook deleted
+    -- their rows (their records changed), or they never had any (a split-off part, late records)
+    select customer_id from weekly
+    where week_start <= (select max(other_week) from other_weeks)
+    group by customer_id
+    except
+    select customer_id from {{ this }} where snapshot_date = {{ reference_snapshot(weeks) }}
+),
+
+weekly_rebuilt as (
+    select * from weekly where customer_id in (select customer_id from rebuilt)
+),
+
+new_categories_rebuilt as (
+    select * from new_categories where customer_id in (select customer_id from rebuilt)
+),
+{%- endif %}
 
 rolled as (
-    -- one aggregation per week built: each customer's weekly buckets up to that week, summed
-    -- over the 13 and 52 buckets ending with it and over all of them
-    {%- for week in weeks %}
+    -- one aggregation per week: each customer's weekly buckets up to that week, summed over the
+    -- 13 and 52 buckets ending with it and over all of them
+    {%- for part in parts %}
     {% if not loop.first %}union all{% endif %}
     select
         customer_id,
-        {{ week }} as week_start,
+        {{ part.week }} as week_start,
         min(first_event_at) as first_event_at,
         {%- for col in counts %}
-        sum(case when week_start >= {{ dbt.dateadd('day', -84, week) }}
+        sum(case when week_start >= {{ dbt.dateadd('day', -84, part.week) }}
                  then {{ col }} else 0 end) as {{ col }}_90d,
-        sum(case when week_start >= {{ dbt.dateadd('day', -357, week) }}
+        sum(case when week_start >= {{ dbt.dateadd('day', -357, part.week) }}
                  then {{ col }} else 0 end) as {{ col }}_365d,
         sum({{ col }}) as {{ col }}_total,
         {%- endfor %}
         max(last_order_at) as last_order_at
-    from weekly
-    where week_start <= {{ week }}
-    group by customer_id
+    from {{ part.weekly }}
+    where week_start <= {{ part.week }}
+    group by customer_id{{ part.by }}
     {%- endfor %}
 ),
 
 categories as (
-    {%- for week in weeks %}
+    {%- for part in parts %}
     {% if not loop.first %}union all{% endif %}
-    select customer_id, {{ week }} as week_start, sum(new_categories) as distinct_categories_total
-    from new_categories
-    where week_start <= {{ week }}
-    group by customer_id
+    select customer_id, {{ part.week }} as week_start,
+           sum(new_categories) as distinct_categories_total
+    from {{ part.categories }}
+    where week_start <= {{ part.week }}
+    group by customer_id{{ part.by }}
     {%- endfor %}
 )
 
+
 select
-    customer_id,
-    cast({{ dbt.dateadd('day', 6, 'week_start') }} as date) as snapshot_date,
+    rolled.customer_id,
+    cast({{ dbt.dateadd('day', 6, 'rolled.week_start') }} as date) as snapshot_date,
     cast({{ dbt.datediff('first_event_at', week_end, 'day') }} as integer) as tenure_days,
     cast({{ dbt.datediff('last_order_at', week_end, 'day') }} as integer) as days_since_last_order,
     cast(paid_orders_90d as integer) as orders_90d,
@@ -148,6 +164,13 @@ select
     cast(complaints_90d as integer) as complaints_90d,
     cast(complaints_365d as integer) as complaints_365d,
     cast(social_90d as integer) as social_interactions_90d,
-    cast(responses_365d as integer) as campaign_responses_365d
+    cast(responses_365d as integer) as campaign_responses_365d,
+    -- the customer's set of records when the row was built (decision 0101)
+    customers._records_hash,
+    -- the newest load of any event when the row was built: an event loaded later and dated in
+    -- the row's week is late (decision 0101)
+    (select max(_ingested_at) from ({{ feature_event_times() }}) as loaded) as _events_ingested_at
 from rolled
-left join categories using (customer_id, week_start)
+left join categories
+    on categories.customer_id = rolled.customer_id and categories.week_start = rolled.week_start
+left join {{ ref('customers') }} as customers on customers.customer_id = rolled.customer_id
