@@ -28,6 +28,127 @@
     from {{ ref('order_items') }} where is_paid and customer_id is not null
 {%- endmacro %}
 
+{#- The feature rows of `weeks` (Mondays, ISO dates): one aggregation per week of each
+    customer's weekly event sums up to that week (decision 0068); of the customers the SQL
+    `customers` selects (ids), or of all. -#}
+{% macro customer_features(weeks, customers=none) -%}
+    {%- set week_end = 'cast(' ~ dbt.dateadd('day', 7, 'rolled.week_start') ~ ' as timestamp)' %}
+    {%- set counts = ['paid_orders', 'revenue_cny', 'refunds', 'tickets', 'complaints', 'social',
+                      'responses'] %}
+    with events as (
+        select * from ({{ feature_events() }}) as events
+        {%- if customers %}
+        where customer_id in ({{ customers }})
+        {%- endif %}
+    ),
+
+    bounds as (
+        -- Monday of the last week to build
+        select cast('{{ weeks[-1] }}' as date) as to_week
+    ),
+    weekly as (
+        select
+            customer_id,
+            cast({{ dbt.date_trunc('week', 'event_at') }} as date) as week_start,
+            sum(paid_orders) as paid_orders,
+            sum(revenue_cny) as revenue_cny,
+            sum(refunds) as refunds,
+            sum(tickets) as tickets,
+            sum(complaints) as complaints,
+            sum(social) as social,
+            sum(responses) as responses,
+            max(case when paid_orders = 1 then event_at end) as last_order_at,
+            min(event_at) as first_event_at
+        from events
+        where event_at < (select {{ dbt.dateadd('day', 7, 'to_week') }} from bounds)
+        group by 1, 2
+    ),
+
+    first_categories as (
+        -- the week each customer first bought each category
+        select customer_id, cast({{ dbt.date_trunc('week', 'min(ordered_at)') }} as date) as week_start
+        from {{ ref('order_items') }}
+        where is_paid and customer_id is not null
+        {%- if customers %}
+            and customer_id in ({{ customers }})
+        {%- endif %}
+        group by customer_id, product_category
+    ),
+
+    new_categories as (
+        select customer_id, week_start, count(*) as new_categories
+        from first_categories
+        group by 1, 2
+    ),
+
+    rolled as (
+        -- one aggregation per week: each customer's weekly buckets up to that week, summed over the
+        -- 13 and 52 buckets ending with it and over all of them
+        {%- for monday in weeks %}
+        {%- set week = "cast('" ~ monday ~ "' as date)" %}
+        {% if not loop.first %}union all{% endif %}
+        select
+            customer_id,
+            {{ week }} as week_start,
+            min(first_event_at) as first_event_at,
+            {%- for col in counts %}
+            sum(case when week_start >= {{ dbt.dateadd('day', -84, week) }}
+                     then {{ col }} else 0 end) as {{ col }}_90d,
+            sum(case when week_start >= {{ dbt.dateadd('day', -357, week) }}
+                     then {{ col }} else 0 end) as {{ col }}_365d,
+            sum({{ col }}) as {{ col }}_total,
+            {%- endfor %}
+            max(last_order_at) as last_order_at
+        from weekly
+        where week_start <= {{ week }}
+        group by customer_id
+        {%- endfor %}
+    ),
+
+    categories as (
+        {%- for monday in weeks %}
+        {%- set week = "cast('" ~ monday ~ "' as date)" %}
+        {% if not loop.first %}union all{% endif %}
+        select customer_id, {{ week }} as week_start,
+               sum(new_categories) as distinct_categories_total
+        from new_categories
+        where week_start <= {{ week }}
+        group by customer_id
+        {%- endfor %}
+    )
+
+
+    select
+        rolled.customer_id,
+        cast({{ dbt.dateadd('day', 6, 'rolled.week_start') }} as date) as snapshot_date,
+        cast({{ dbt.datediff('first_event_at', week_end, 'day') }} as integer) as tenure_days,
+        cast({{ dbt.datediff('last_order_at', week_end, 'day') }} as integer) as days_since_last_order,
+        cast(paid_orders_90d as integer) as orders_90d,
+        cast(paid_orders_365d as integer) as orders_365d,
+        cast(paid_orders_total as integer) as orders_total,
+        cast(revenue_cny_90d as double) as revenue_90d_cny,
+        cast(revenue_cny_365d as double) as revenue_365d_cny,
+        cast(revenue_cny_total as double) as revenue_total_cny,
+        cast(revenue_cny_total / nullif(paid_orders_total, 0) as double) as avg_order_value_cny,
+        cast(refunds_365d as integer) as refunds_365d,
+        cast(coalesce(categories.distinct_categories_total, 0) as integer)
+            as distinct_categories_total,
+        cast(tickets_90d as integer) as tickets_90d,
+        cast(complaints_90d as integer) as complaints_90d,
+        cast(complaints_365d as integer) as complaints_365d,
+        cast(social_90d as integer) as social_interactions_90d,
+        cast(responses_365d as integer) as campaign_responses_365d,
+        -- the customer's set of records when the row was built (decision 0101)
+        customers._records_hash,
+        -- the newest load of any event when the row was built: an event loaded later and dated in
+        -- the row's week is late (decision 0101)
+        (select max(_ingested_at) from ({{ feature_event_times() }}) as loaded) as _events_ingested_at
+    from rolled
+    left join categories
+        on categories.customer_id = rolled.customer_id and categories.week_start = rolled.week_start
+    left join {{ ref('customers') }} as customers on customers.customer_id = rolled.customer_id
+{%- endmacro %}
+
 {#- The Mondays (ISO dates) of the weeks a build makes: every week from `snapshot_from` to
     `snapshot_to` (vars, else the environment variables C360_SNAPSHOT_FROM / _TO, which Dagster
     sets), or else the newest week with events (looked up when the build runs). -#}
@@ -63,51 +184,4 @@
         cast('{{ (modules.datetime.date.fromisoformat(week) + modules.datetime.timedelta(days=6)).isoformat() }}' as date)
         {%- if not loop.last %}, {% endif -%}
     {%- endfor -%}
-{%- endmacro %}
-
-{#- The newest snapshot date already built outside `weeks`: its rows say which customers the
-    older weeks hold (every customer with an event up to a week has a row in it). -#}
-{% macro reference_snapshot(weeks) -%}
-    (select max(snapshot_date) from {{ this }} where snapshot_date not in ({{ snapshot_dates(weeks) }}))
-{%- endmacro %}
-
-{#- Pre-hooks of an incremental build on DuckDB: a table built before decision 0101 gets its
-    two columns, empty (its rows count as unchanged until rebuilt). -#}
-{% macro add_snapshot_column(column, type) -%}
-{%- if is_incremental() -%}
-alter table {{ this }} add column if not exists {{ column }} {{ type }}
-{%- else -%}
-select 1
-{%- endif -%}
-{%- endmacro %}
-
-{#- Pre-hook of an incremental build on DuckDB (decision 0101): delete the weeks being built,
-    and in every week the rows of customers whose records changed since their rows were built
-    (merged away, split, a record moved: gone from marts.customers or another _records_hash)
-    or who have a late event (dated up to the newest other week, loaded after its row was
-    built). The build then rebuilds those customers in the other weeks and appends. -#}
-{% macro delete_snapshot_rows_to_rebuild() -%}
-{%- if is_incremental() -%}
-    {%- set weeks = feature_weeks() %}
-delete from {{ this }}
-where snapshot_date in ({{ snapshot_dates(weeks) }})
-    or customer_id in (
-        select built.customer_id
-        from {{ this }} as built
-        left join {{ ref('customers') }} as now_ on now_.customer_id = built.customer_id
-        where built.snapshot_date = {{ reference_snapshot(weeks) }}
-            and (now_.customer_id is null or now_._records_hash <> built._records_hash)
-        union all
-        select late.customer_id
-        from ({{ feature_event_times() }}) as late
-        join {{ this }} as built
-            on built.customer_id = late.customer_id
-            and built.snapshot_date = {{ reference_snapshot(weeks) }}
-        where late._ingested_at > built._events_ingested_at
-            and late.event_at < cast({{ dbt.dateadd('day', 1, reference_snapshot(weeks)) }} as timestamp)
-            and late._ingested_at > (select min(_events_ingested_at) from {{ this }})
-    )
-{%- else -%}
-select 1
-{%- endif -%}
 {%- endmacro %}

@@ -37,6 +37,7 @@ DUCKDB_ONLY = {
 def _models():
     for layer in PORTABLE_LAYERS:
         yield from sorted((DBT_PROJECT_DIR / "models" / layer).rglob("*.sql"))
+    yield DBT_PROJECT_DIR / "macros/features.sql"  # the body of customer_features_weekly
 
 
 def _sql(path):

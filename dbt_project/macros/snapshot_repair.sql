@@ -1,0 +1,110 @@
+{#- Keeping the older weekly snapshots current on DuckDB (decision 0101): hooks of
+    customer_features_weekly. Spark has none (its insert_overwrite replaces whole weeks). -#}
+
+{#- The newest snapshot date already built outside `weeks`: its rows say which customers the
+    older weeks hold (every customer with an event up to a week has a row in it). -#}
+{% macro reference_snapshot(weeks) -%}
+    (select max(snapshot_date) from {{ this }} where snapshot_date not in ({{ snapshot_dates(weeks) }}))
+{%- endmacro %}
+
+{#- Pre-hook: a table built before decision 0101 gets its two columns, empty (its rows count
+    as unchanged until rebuilt). -#}
+{% macro add_snapshot_column(column, type) -%}
+{%- if is_incremental() -%}
+alter table {{ this }} add column if not exists {{ column }} {{ type }}
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook: delete the weeks being built. -#}
+{% macro delete_snapshot_weeks() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} where snapshot_date in ({{ snapshot_dates(feature_weeks()) }})
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{#- The Mondays of the weeks already built outside `weeks`. -#}
+{% macro other_snapshot_weeks(weeks) -%}
+    {%- set built = run_query("select distinct snapshot_date from " ~ this ~ " where snapshot_date"
+                              ~ " not in (" ~ snapshot_dates(weeks) ~ ") order by 1") %}
+    {%- set mondays = [] %}
+    {%- for sunday in built.columns[0].values() %}
+        {%- do mondays.append((modules.datetime.date.fromisoformat((sunday | string)[:10])
+                               - modules.datetime.timedelta(days=6)).isoformat()) %}
+    {%- endfor %}
+    {{- return(mondays) }}
+{%- endmacro %}
+
+{#- Post-hooks, after the model appended its weeks; the other weeks' rows are still as built:
+    1. temp table snapshot_rebuild: the customers whose rows in the newest other week are
+       stale (the id is gone from marts.customers: merged away; another _records_hash: merge,
+       split, a record moved; an event dated up to that week but loaded after the row was
+       built), and those with events up to it but no row in it (split-off parts, customers
+       whose first records arrived late); -#}
+{% macro find_snapshot_customers_to_rebuild() -%}
+{%- if is_incremental() -%}
+    {%- set reference = reference_snapshot(feature_weeks()) %}
+create or replace temp table snapshot_rebuild as
+select built.customer_id
+from {{ this }} as built
+left join {{ ref('customers') }} as now_ on now_.customer_id = built.customer_id
+where built.snapshot_date = {{ reference }}
+    and (now_.customer_id is null or now_._records_hash <> built._records_hash)
+union
+select late.customer_id
+from ({{ feature_event_times() }}) as late
+join {{ this }} as built
+    on built.customer_id = late.customer_id and built.snapshot_date = {{ reference }}
+where late._ingested_at > built._events_ingested_at
+    and late.event_at < cast({{ dbt.dateadd('day', 1, reference) }} as timestamp)
+    and late._ingested_at > (select min(_events_ingested_at) from {{ this }}
+                             where snapshot_date = {{ reference }})
+union
+(select customer_id from ({{ feature_events() }}) as events
+ where event_at < cast({{ dbt.dateadd('day', 1, reference) }} as timestamp)
+ group by customer_id
+ except
+ select customer_id from {{ this }} where snapshot_date = {{ reference }})
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{#- 2. temp table snapshot_rebuilt_rows: their rows of every other week, one aggregation per
+    week (0068) over those customers only, in a statement of its own: a few customers, not the
+    week's millions; -#}
+{% macro build_rebuilt_snapshot_rows() -%}
+{%- if is_incremental() -%}
+    {%- set other = other_snapshot_weeks(feature_weeks()) %}
+create or replace temp table snapshot_rebuilt_rows as
+{% if other -%}
+{{ customer_features(other, 'select customer_id from snapshot_rebuild') }}
+{%- else -%}
+select * from {{ this }} where false
+{%- endif %}
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{#- 3. their old rows out of the other weeks; 4. the new rows in. -#}
+{% macro replace_rebuilt_snapshot_rows() -%}
+{%- if is_incremental() -%}
+delete from {{ this }}
+where customer_id in (select customer_id from snapshot_rebuild)
+    and snapshot_date not in ({{ snapshot_dates(feature_weeks()) }})
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{% macro insert_rebuilt_snapshot_rows() -%}
+{%- if is_incremental() -%}
+insert into {{ this }} by name select * from snapshot_rebuilt_rows
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
