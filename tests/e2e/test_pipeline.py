@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -112,8 +112,6 @@ def snapshot_differences(incremental: Path, rebuilt: Path) -> tuple[int, int, in
 def snapshot_vars(first: date, last: date) -> str:
     """--vars building the weekly snapshots from the week of `first` to that of `last`
     (snapshot dates: Sundays)."""
-    from datetime import timedelta
-
     return json.dumps({"snapshot_from": str(first - timedelta(days=6)),
                        "snapshot_to": str(last - timedelta(days=6))})
 
