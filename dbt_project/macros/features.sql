@@ -20,12 +20,27 @@
     from {{ ref('campaign_members') }} where has_responded and customer_id is not null
 {%- endmacro %}
 
-{#- customer_id, event_at, _ingested_at of every event and paid order line a snapshot reads. -#}
+{#- customer_id, a date and _ingested_at of every row a snapshot reads, whether it counts as an
+    event now or not (an order whose status changed, a campaign member's response): the rows
+    loaded after a snapshot row was built that may have changed it (decision 0101). -#}
 {% macro feature_event_times() -%}
-    select customer_id, event_at, _ingested_at from ({{ feature_events() }}) as events
+    select customer_id, ordered_at as event_at, _ingested_at
+    from {{ ref('orders') }} where customer_id is not null
+    union all
+    select customer_id, occurred_at, _ingested_at
+    from {{ ref('interactions') }} where customer_id is not null
+    union all
+    select customer_id, coalesce(responded_at, sent_at), _ingested_at
+    from {{ ref('campaign_members') }} where customer_id is not null
     union all
     select customer_id, ordered_at, _ingested_at
-    from {{ ref('order_items') }} where is_paid and customer_id is not null
+    from {{ ref('order_items') }} where customer_id is not null
+{%- endmacro %}
+
+{#- An order-free fingerprint of rows (decision 0101): the sum of a hash of `columns` per row,
+    each below 1e9 so that sums fit a bigint on every engine. -#}
+{% macro content_hash(columns) -%}
+    sum(cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint))
 {%- endmacro %}
 
 {#- The feature rows of `weeks` (Mondays, ISO dates): one aggregation per week of each
@@ -58,7 +73,8 @@
             sum(social) as social,
             sum(responses) as responses,
             max(case when paid_orders = 1 then event_at end) as last_order_at,
-            min(event_at) as first_event_at
+            min(event_at) as first_event_at,
+            {{ content_hash(['event_at'] + counts) }} as events_hash
         from events
         where event_at < (select {{ dbt.dateadd('day', 7, 'to_week') }} from bounds)
         group by 1, 2
@@ -66,7 +82,8 @@
 
     first_categories as (
         -- the week each customer first bought each category
-        select customer_id, cast({{ dbt.date_trunc('week', 'min(ordered_at)') }} as date) as week_start
+        select customer_id, product_category,
+               cast({{ dbt.date_trunc('week', 'min(ordered_at)') }} as date) as week_start
         from {{ ref('order_items') }}
         where is_paid and customer_id is not null
         {%- if customers %}
@@ -76,7 +93,8 @@
     ),
 
     new_categories as (
-        select customer_id, week_start, count(*) as new_categories
+        select customer_id, week_start, count(*) as new_categories,
+               {{ content_hash(['product_category', 'week_start']) }} as categories_hash
         from first_categories
         group by 1, 2
     ),
@@ -98,7 +116,8 @@
                      then {{ col }} else 0 end) as {{ col }}_365d,
             sum({{ col }}) as {{ col }}_total,
             {%- endfor %}
-            max(last_order_at) as last_order_at
+            max(last_order_at) as last_order_at,
+            sum(events_hash) as events_hash
         from weekly
         where week_start <= {{ week }}
         group by customer_id
@@ -110,7 +129,8 @@
         {%- set week = "cast('" ~ monday ~ "' as date)" %}
         {% if not loop.first %}union all{% endif %}
         select customer_id, {{ week }} as week_start,
-               sum(new_categories) as distinct_categories_total
+               sum(new_categories) as distinct_categories_total,
+               sum(categories_hash) as categories_hash
         from new_categories
         where week_start <= {{ week }}
         group by customer_id
@@ -140,9 +160,12 @@
         cast(responses_365d as integer) as campaign_responses_365d,
         -- the customer's set of records when the row was built (decision 0101)
         customers._records_hash,
-        -- the newest load of any event when the row was built: an event loaded later and dated in
-        -- the row's week is late (decision 0101)
-        (select max(_ingested_at) from ({{ feature_event_times() }}) as loaded) as _events_ingested_at
+        -- the newest load of any row read when the row was built: a row loaded later and dated up to
+        -- the row's week may be late (decision 0101)
+        (select max(_ingested_at) from ({{ feature_event_times() }}) as loaded) as _events_ingested_at,
+        -- the events and first categories up to the row's week: a late row that leaves it unchanged
+        -- (a re-delivered export) changes no week up to this one (decision 0101)
+        cast(rolled.events_hash + coalesce(categories.categories_hash, 0) as bigint) as _events_hash
     from rolled
     left join categories
         on categories.customer_id = rolled.customer_id and categories.week_start = rolled.week_start

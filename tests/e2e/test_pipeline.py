@@ -337,9 +337,9 @@ def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
 
 def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
     """The per-customer marts rebuild whole customers (decision 0089). After a merge, a split
-    and a record moved to another customer in the identity map (no new raw row), an
-    incremental run of the marts and of the newest weekly snapshot equals a full rebuild of
-    the marts and of every week, and the merged-away id is gone."""
+    and a record moved to another customer in the identity map (no new raw row), and an old
+    order cancelled, an incremental run of the marts and of the newest weekly snapshot equals
+    a full rebuild of the marts and of every week, and the merged-away id is gone."""
     import shutil
 
     from pipelines.ops.checksums import table_checksums
@@ -359,6 +359,12 @@ def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
                     params=[new_id, customer])
         first, newest = con.sql("select min(snapshot_date), max(snapshot_date) "
                                 "from marts.customer_features_weekly").fetchone()
+        # and an old paid order cancelled (re-exported now): it leaves the snapshots' events
+        con.sql("update staging.stg_shop__orders set order_status = 'cancelled', "
+                "is_paid = false, _ingested_at = now() where shop_order_id = (select min("
+                "order_id) from marts.orders where is_paid and ordered_at < ? "
+                "and customer_id not in (?, ?, ?, ?))",
+                params=[first + timedelta(days=60), a, b, c, d])
     full = tmp_path / "full.duckdb"
     shutil.copy(copy, full)
     # the newest weekly snapshot alone, as the weekly run; all weeks in the full rebuild
@@ -370,7 +376,8 @@ def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
     tables = [f"marts.{m}" for m in marts]
     incremental, rebuilt = table_checksums(copy, tables), table_checksums(full, tables)
     assert [t for t in tables if incremental[t] != rebuilt[t]] == []
-    # the older snapshots follow the merge, the split and the moved record (decision 0101)
+    # the older snapshots follow the merge, the split, the moved record and the cancelled
+    # order (decision 0101)
     assert snapshot_differences(copy, full)[1:] == (0, 0)
     with duckdb.connect(str(copy), read_only=True) as con:
         for mart in ("customers", "customer_consent", "customer_360", snapshots):

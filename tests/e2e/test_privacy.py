@@ -153,8 +153,10 @@ def world(tmp_path_factory):
             "select email from db.marts.customers where email is not null limit 50").fetchall()]
     erased = run(env, "-m", "pipelines.privacy.erase", "--email", emails[0])
     assert erased.returncode == 0, erased.stdout + erased.stderr
+    snapshots = "db.marts.customer_features_weekly"
     with open_encrypted(wh, key) as con:
         after = sql_hits(con, values)
+        built = con.sql(f"select max(_events_ingested_at) from {snapshots}").fetchone()[0]
     with open_encrypted(data / "restricted/customer360_full.duckdb", key) as con:
         after_restricted = sql_hits(con, values)
     bytes_after = byte_hits(data, values)
@@ -170,12 +172,16 @@ def world(tmp_path_factory):
         per_file = con.sql("select count(*) from db.raw.file_registry where status = 'loaded' "
                            "and rows_read <> rows_loaded + rows_quarantined + rows_suppressed"
                            ).fetchone()[0]
+        # rows of the older weeks built again by the weekly run after the re-delivery
+        rebuilt = con.sql(f"select count(*) from {snapshots} where _events_ingested_at > ? and "
+                          f"snapshot_date < (select max(snapshot_date) from {snapshots})",
+                          params=[built]).fetchone()[0]
     return {
         "data": data, "env": env, "key": key, "salt": salt, "values": values,
         "before": before, "after": after, "after_restricted": after_restricted,
         "bytes_after": bytes_after, "bytes_after_reingest": byte_hits(data, values),
         "after_reingest": after_reingest, "registry": registry, "per_file": per_file,
-        "plain_emails": plain_emails, "erase_out": erased.stdout,
+        "plain_emails": plain_emails, "erase_out": erased.stdout, "rebuilt": rebuilt,
         "outputs": first_out + second_out,
     }
 
@@ -199,6 +205,12 @@ def test_reingesting_the_original_exports_does_not_bring_them_back(world):
     assert suppressed > 0 and erased > 0
     assert read == loaded + quarantined + suppressed
     assert world["per_file"] == 0
+
+
+def test_redelivered_exports_rebuild_no_older_snapshot(world):
+    """Re-delivered rows carry new load times but the same content: the weekly run's repair of
+    older snapshots (decision 0101) compares the customers' events, not their load times."""
+    assert world["rebuilt"] == 0
 
 
 def test_erasure_is_logged_without_the_erased_values(world):

@@ -21,6 +21,7 @@
     pre_hook=[] if target.type == 'spark' else [
         "{{ add_snapshot_column('_records_hash', 'ubigint') }}",
         "{{ add_snapshot_column('_events_ingested_at', 'timestamptz') }}",
+        "{{ add_snapshot_column('_events_hash', 'bigint') }}",
         "{{ delete_snapshot_weeks() }}"],
     post_hook=[] if target.type == 'spark' else [
         "{{ find_snapshot_customers_to_rebuild() }}",
