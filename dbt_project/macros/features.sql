@@ -57,10 +57,6 @@
         {%- endif %}
     ),
 
-    bounds as (
-        -- Monday of the last week to build
-        select cast('{{ weeks[-1] }}' as date) as to_week
-    ),
     weekly as (
         select
             customer_id,
@@ -76,7 +72,8 @@
             min(event_at) as first_event_at,
             {{ content_hash(['event_at'] + counts) }} as events_hash
         from events
-        where event_at < (select {{ dbt.dateadd('day', 7, 'to_week') }} from bounds)
+        -- up to the end of the last week to build
+        where event_at < cast({{ dbt.dateadd('day', 7, "cast('" ~ weeks[-1] ~ "' as date)") }} as timestamp)
         group by 1, 2
     ),
 
