@@ -43,21 +43,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Rows of `relation` (raw) whose key has a version newer than {{ this }} holds: every
-    version of those keys, so `latest_per_key` picks the same winner as a full build. Keys
-    compare as staging writes them (trimmed text). #}
-{% macro has_newer_version(relation, key_columns, alias) -%}
-    exists (
-        select 1
-        from {{ relation }} as newer
-        where {{ newer_than_this('newer._ingested_at') }}
-        {%- for key in key_columns %}
-            and trim(cast(newer.{{ key }} as {{ dbt.type_string() }}))
-                = trim(cast({{ alias }}.{{ key }} as {{ dbt.type_string() }}))
-        {%- endfor %}
-    )
-{%- endmacro %}
-
 {#- The rows of CTE `joined` a row-wise mart takes on an incremental run: rows newer than
     {{ this }} holds, and rows whose customer_id changed since (identity merges and splits).
     A full build takes every row. #}

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMERS = 300
 END_DATE = "2026-11-08"
+REDELIVERY_TABLES = (
+    "staging.stg_crm__contacts", "staging.stg_crm__tickets", "staging.stg_crm__campaign_members",
+    "staging.stg_shop__customers", "staging.stg_shop__orders", "staging.stg_shop__order_lines",
+    "staging.stg_social__profiles", "staging.stg_social__interactions", "marts.orders",
+    "marts.order_items", "marts.interactions", "marts.campaign_members",
+)
 
 
 def run(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -134,7 +141,6 @@ def world(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("privacy")
     exports, data = base / "exports", base / "data"
-    from datetime import date
 
     generate(exports, customers=CUSTOMERS, seed=5, end_date=date.fromisoformat(END_DATE))
     key, salt = secrets.token_hex(16), secrets.token_hex(16)
@@ -161,6 +167,7 @@ def world(tmp_path_factory):
         after_restricted = sql_hits(con, values)
     bytes_after = byte_hits(data, values)
     # the vendor delivers the same exports again, under new names
+    redelivered_at = datetime.now(UTC)
     for f in list((exports / "landing").rglob("*.*")):
         shutil.copy(f, f.with_name("redelivered_" + f.name))
     second_out = demo(env, weeks=1)  # a weekly run: its own week's snapshot
@@ -176,12 +183,16 @@ def world(tmp_path_factory):
         rebuilt = con.sql(f"select count(*) from {snapshots} where _events_ingested_at > ? and "
                           f"snapshot_date < (select max(snapshot_date) from {snapshots})",
                           params=[built]).fetchone()[0]
+        # staging and row-wise marts rows that took the re-delivery's load time (0102)
+        retaken = {t: con.sql(f"select count(*) from db.{t} where _ingested_at >= ?",
+                              params=[redelivered_at]).fetchone()[0] for t in REDELIVERY_TABLES}
     return {
         "data": data, "env": env, "key": key, "salt": salt, "values": values,
         "before": before, "after": after, "after_restricted": after_restricted,
         "bytes_after": bytes_after, "bytes_after_reingest": byte_hits(data, values),
         "after_reingest": after_reingest, "registry": registry, "per_file": per_file,
         "plain_emails": plain_emails, "erase_out": erased.stdout, "rebuilt": rebuilt,
+        "retaken": retaken,
         "outputs": first_out + second_out,
     }
 
@@ -205,6 +216,12 @@ def test_reingesting_the_original_exports_does_not_bring_them_back(world):
     assert suppressed > 0 and erased > 0
     assert read == loaded + quarantined + suppressed
     assert world["per_file"] == 0
+
+
+def test_redelivered_exports_change_no_staging_or_marts_row(world):
+    """An export delivered again brings the same content: no staging row takes its batch, so
+    the incremental marts re-process nothing (decision 0102)."""
+    assert world["retaken"] == dict.fromkeys(REDELIVERY_TABLES, 0)
 
 
 def test_redelivered_exports_rebuild_no_older_snapshot(world):

@@ -25,7 +25,8 @@ renamed as (
         _source_file,
         _source_row,
         _batch_id,
-        _ingested_at
+        _ingested_at,
+        _raw_hash
     from source
 )
 

@@ -30,7 +30,8 @@ renamed as (
         source._source_file,
         source._source_row,
         source._batch_id,
-        source._ingested_at
+        source._ingested_at,
+        source._raw_hash
     from source
     left join rates
         on upper(trim(source.currency)) = rates.currency
