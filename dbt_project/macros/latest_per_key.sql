@@ -1,13 +1,14 @@
 {# Raw tables keep every batch; staging reads the newest version of each key, with the lineage
-   of the delivery that first brought its content (decision 0102). Subqueries with window
+   of the delivery that first brought its content (decision 0102). A subquery with window
    functions instead of QUALIFY, which not every engine parses; the extra columns
-   (_raw_hash, _version_rank, _arrived, _arrival_rank) stay in the `source` CTE: staging models
-   select their columns by name, and keep `_raw_hash`.
+   (_raw_hash, _arrived, _newest_content) stay in the `source` CTE: staging models select
+   their columns by name, and keep `_raw_hash`.
 
    - `_raw_hash`: a hash of the raw row's contract columns (lineage left out).
-   - A version `_arrived` when its content differs from the version loaded before it; the row
-     kept is the newest version that arrived: it has the newest content (every newer version
-     repeats it), and its `_ingested_at` is when that content first came. An export delivered
+   - Versions are ordered newest first. A version `_arrived` when its content differs from
+     the version loaded before it; it has `_newest_content` when it and every newer version
+     have the same content. The one row with both is kept: the newest content, with the
+     lineage and `_ingested_at` of the delivery that first brought it. An export delivered
      again therefore changes no staging row, and the models downstream, which take rows newer
      than they hold, do not re-process it.
    - Incremental (macros/incremental.sql): only raw rows loaded after the newest row the model
@@ -22,38 +23,32 @@
         partition by {% for key in key_columns %}hashed.{{ key }}{% if not loop.last %}, {% endif %}{% endfor %}
         order by hashed._ingested_at desc nulls last, hashed._source_row desc nulls last
     {%- endset -%}
+    {%- set up_to_here = newest_first ~ ' rows between unbounded preceding and current row' -%}
     select *
     from (
         select
-            flagged.*,
-            row_number() over (
-                partition by {{ key_columns | join(', ') }} order by _version_rank
-            ) as _arrival_rank
+            hashed.*,
+            hashed._raw_hash is distinct from coalesce(
+                lead(hashed._raw_hash) over ({{ newest_first }}),
+                {{ 'stored._raw_hash' if compare else 'null' }}
+            ) as _arrived,
+            min(hashed._raw_hash) over ({{ up_to_here }})
+                = max(hashed._raw_hash) over ({{ up_to_here }}) as _newest_content
         from (
             select
-                hashed.*,
-                row_number() over ({{ newest_first }}) as _version_rank,
-                hashed._raw_hash is distinct from coalesce(
-                    lead(hashed._raw_hash) over ({{ newest_first }}),
-                    {{ 'stored._raw_hash' if compare else 'null' }}
-                ) as _arrived
-            from (
-                select
-                    all_versions.*,
-                    hash({{ columns_except(relation, lineage, 'all_versions') }}) as _raw_hash
-                from {{ relation }} as all_versions
-                {%- if is_incremental() %}
-                where {{ newer_than_this('all_versions._ingested_at') }}
-                {%- endif %}
-            ) as hashed
-            {%- if compare %}
-            left join {{ this }} as stored
-                on {% for key in key_columns %}{% if not loop.first %} and {% endif -%}
-                cast(stored.{{ key }} as {{ dbt.type_string() }})
-                    = trim(cast(hashed.{{ key }} as {{ dbt.type_string() }})){% endfor %}
+                all_versions.*,
+                hash({{ columns_except(relation, lineage, 'all_versions') }}) as _raw_hash
+            from {{ relation }} as all_versions
+            {%- if is_incremental() %}
+            where {{ newer_than_this('all_versions._ingested_at') }}
             {%- endif %}
-        ) as flagged
-        where _arrived
+        ) as hashed
+        {%- if compare %}
+        left join {{ this }} as stored
+            on {% for key in key_columns %}{% if not loop.first %} and {% endif -%}
+            cast(stored.{{ key }} as {{ dbt.type_string() }})
+                = trim(cast(hashed.{{ key }} as {{ dbt.type_string() }})){% endfor %}
+        {%- endif %}
     ) as versions
-    where _arrival_rank = 1
+    where _arrived and _newest_content
 {%- endmacro %}

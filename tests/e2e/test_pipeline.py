@@ -289,6 +289,48 @@ def test_incremental_dbt_build_equals_a_full_rebuild(demo, wh, tmp_path):
     assert scalar(wh, "select count(distinct _batch_id) from staging.stg_shop__orders") > 1
 
 
+def test_staging_keeps_the_first_delivery_of_unchanged_content(demo, tmp_path):
+    """Decision 0102. Batch 1 repeats the raw row of every staged contact (an export delivered
+    again); batch 2 changes one contact's city, batch 3 brings that contact's old row back. An
+    incremental build leaves every other contact's row as it was, lineage included, and takes
+    batch 3's row for that contact (its content changed back); it equals a full rebuild."""
+    import shutil
+
+    from pipelines.ops.checksums import relation_checksum, table_checksums
+
+    copy = warehouse_copy(demo, tmp_path)
+    stg = "staging.stg_crm__contacts"
+    staged = (f"select r.* from raw.crm__contacts r join {stg} s using (_batch_id, _source_row)")
+
+    def deliver(con, batch: str, where: str = "true", change: str = "") -> int:
+        con.sql(f"insert into raw.crm__contacts select * replace ({change}'{batch}' as _batch_id, "
+                f"now() as _ingested_at) from ({staged}) where {where}")
+        return scalar(con, f"select count(*) from raw.crm__contacts where _batch_id = '{batch}'")
+
+    before = table_checksums(copy, [stg])
+    with duckdb.connect(str(copy)) as con:
+        contacts = scalar(con, f"select count(*) from {stg}")
+        assert deliver(con, "redelivered-1") == contacts > 100
+    dbt_run(demo, copy, tmp_path, "--select", "stg_crm__contacts")
+    assert table_checksums(copy, [stg]) == before
+    with duckdb.connect(str(copy)) as con:
+        one, city = con.sql(f"select crm_contact_id, city from {stg} where city is not null "
+                            "order by crm_contact_id limit 1").fetchone()
+        others = f"(select * from {stg} where crm_contact_id <> '{one}')"
+        before_others = relation_checksum(con, others)
+        deliver(con, "changed-2", f"crm_contact_id = '{one}'", "city || ' Nord' as city, ")
+        deliver(con, "back-3", f"crm_contact_id = '{one}'")
+    dbt_run(demo, copy, tmp_path, "--select", "stg_crm__contacts")
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert relation_checksum(con, others) == before_others
+        assert con.sql(f"select _batch_id, city from {stg} where crm_contact_id = '{one}'"
+                       ).fetchall() == [("back-3", city)]
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(copy, rebuilt)
+    dbt_run(demo, rebuilt, tmp_path, "--full-refresh", "--select", "stg_crm__contacts")
+    assert table_checksums(rebuilt, [stg]) == table_checksums(copy, [stg])
+
+
 def test_incremental_marts_follow_records_that_change_customer(demo, tmp_path):
     """An identity merge or split moves a source record to another customer without any new
     raw row: the incremental row-wise marts pick up the new customer_id (decision 0062)."""
