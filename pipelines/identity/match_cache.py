@@ -36,6 +36,19 @@ _OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "completed_by_handl
              "_letters", "_fold", "normalize_city", "_each_distinct", "_hashable")
 
 
+def _canonical(value):
+    """`value` with every set as a sorted list. A set's order, and so its repr, differs from
+    process to process (string hashing is seeded per process): a version built from it never
+    matched the one an earlier run stored, and every weekly run derived every record again."""
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
 @cache
 def _code_version() -> bytes:
     """What else the columns depend on: the code that derives them (with its constants and
@@ -51,7 +64,7 @@ def _code_version() -> bytes:
     constants = (splink.OWN_COLUMNS, splink.OWN_INPUTS, splink.NAME_COLUMNS,
                  splink.CITY_ALIASES, splink.MAX_NAME_TOKENS, splink.HANDLE_PREFIXES,
                  splink._NON_ALNUM.pattern, splink._NON_ALPHA.pattern)
-    parts += [repr(constants).encode(), Path(standardise.__file__).read_bytes(),
+    parts += [repr(_canonical(constants)).encode(), Path(standardise.__file__).read_bytes(),
               pypinyin.__version__.encode(), repr(sys.version_info[:2]).encode()]
     return hashlib.sha256(b"\0".join(parts)).digest()[:8]
 

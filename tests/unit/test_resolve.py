@@ -182,3 +182,20 @@ def test_the_record_fingerprint_covers_every_field_matching_reads():
     before, after = record_hashes(records), record_hashes(moved)
     assert before[3] != after[3]
     assert (before.drop(index=3) == after.drop(index=3)).all()
+
+
+def test_the_match_cache_code_version_is_the_same_in_every_process():
+    """A weekly run finds the matching columns an earlier run kept only if both processes
+    compute the same code version. String hashing is seeded per process, so a set's order
+    (and its repr) is not the same in two processes: the version must not depend on it."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from pipelines.identity.match_cache import _code_version; print(_code_version().hex())"
+    versions = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in range(1, 5)
+    }
+    assert len(versions) == 1, versions
