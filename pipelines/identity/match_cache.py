@@ -38,8 +38,8 @@ _OWN_CODE = ("own_columns", "_name_columns", "_name_key_of", "completed_by_handl
 
 def _canonical(value):
     """`value` with every set as a sorted list. A set's order, and so its repr, differs from
-    process to process (string hashing is seeded per process): a version built from it never
-    matched the one an earlier run stored, and every weekly run derived every record again."""
+    process to process (string hashing is seeded per process): a version built from it
+    seldom matched the one an earlier run stored, and a weekly run derived every record again."""
     if isinstance(value, (set, frozenset)):
         return sorted((_canonical(v) for v in value), key=repr)
     if isinstance(value, dict):

@@ -300,7 +300,7 @@ def test_staging_keeps_the_first_delivery_of_unchanged_content(demo, tmp_path):
 
     copy = warehouse_copy(demo, tmp_path)
     stg = "staging.stg_crm__contacts"
-    staged = (f"select r.* from raw.crm__contacts r join {stg} s using (_batch_id, _source_row)")
+    staged = f"select r.* from raw.crm__contacts r join {stg} s using (_batch_id, _source_row)"
 
     def deliver(con, batch: str, where: str = "true", change: str = "") -> int:
         con.sql(f"insert into raw.crm__contacts select * replace ({change}'{batch}' as _batch_id, "
