@@ -49,7 +49,7 @@ create or replace temp table snapshot_rebuild as
         {%- set reference = snapshot_dates(other[-1:]) %}
         {%- set week_end = 'cast(' ~ dbt.dateadd('day', 1, reference) ~ ' as timestamp)' %}
 with late as (
-    select distinct loaded.customer_id
+    select distinct loaded.customer_id, built._events_hash
     from ({{ feature_event_times() }}) as loaded
     join {{ this }} as built
         on built.customer_id = loaded.customer_id and built.snapshot_date = {{ reference }}
@@ -71,10 +71,8 @@ where built.snapshot_date = {{ reference }}
 union
 select late.customer_id
 from late
-join {{ this }} as built
-    on built.customer_id = late.customer_id and built.snapshot_date = {{ reference }}
 left join fresh on fresh.customer_id = late.customer_id
-where fresh._events_hash is distinct from built._events_hash
+where fresh._events_hash is distinct from late._events_hash
 union
 (select customer_id from ({{ feature_events() }}) as events
  where event_at < {{ week_end }}

@@ -428,6 +428,28 @@ def test_incremental_customer_marts_follow_merges_and_splits(demo, tmp_path):
             assert b not in ids and {a, c, d, "C-split"} <= ids, mart
 
 
+def test_late_rows_that_change_no_event_rebuild_no_older_snapshot(demo, tmp_path):
+    """Rows loaded after the snapshots were built, with the events they hold unchanged (a
+    change to a column the features do not read; an export re-delivered into a table built
+    before decision 0102): the repair of older weeks compares the customers' event
+    fingerprints (`_events_hash`, decision 0101) and rebuilds none of them."""
+    copy = warehouse_copy(demo, tmp_path)
+    snapshots = "marts.customer_features_weekly"
+    with duckdb.connect(str(copy)) as con:
+        built, newest = con.sql(f"select max(_events_ingested_at), max(snapshot_date) "
+                                f"from {snapshots}").fetchone()
+        for mart in ("orders", "order_items", "interactions", "campaign_members"):
+            con.sql(f"update marts.{mart} set _ingested_at = now()")
+        late = scalar(con, "select count(distinct customer_id) from marts.orders "
+                           "where customer_id is not null")
+    assert late > 100
+    dbt_run(demo, copy, tmp_path, "--select", "customer_features_weekly",
+            "--vars", snapshot_vars(newest, newest))
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.sql(f"select count(*) from {snapshots} where snapshot_date < ? "
+                       "and _events_ingested_at > ?", params=[newest, built]).fetchone()[0] == 0
+
+
 def test_every_source_record_maps_to_exactly_one_customer(wh):
     assert (
         scalar(

@@ -225,8 +225,10 @@ def test_redelivered_exports_change_no_staging_or_marts_row(world):
 
 
 def test_redelivered_exports_rebuild_no_older_snapshot(world):
-    """Re-delivered rows carry new load times but the same content: the weekly run's repair of
-    older snapshots (decision 0101) compares the customers' events, not their load times."""
+    """After a re-delivery the weekly run rebuilds no older snapshot. Since decision 0102 the
+    re-delivered rows change no load time downstream, so nothing is late at all; the repair's
+    own fingerprint check (0101) is tested by
+    `test_late_rows_that_change_no_event_rebuild_no_older_snapshot`."""
     assert world["rebuilt"] == 0
 
 
