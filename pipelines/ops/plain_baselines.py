@@ -145,7 +145,8 @@ def plain_splink(data_dir: Path) -> dict:
     )
     with duckdb.connect(":memory:") as con:
         con.sql(f"set memory_limit = {_lit(s.matcher_memory_limit)}")  # as the pipeline's Splink
-        con.sql(f"set temp_directory = {_lit(str(s.warehouse_path.parent / 'matcher.tmp'))}")
+        # beside the warehouse read (the configured one may not exist: a command-line run)
+        con.sql(f"set temp_directory = {_lit(str(warehouse.parent / 'matcher.tmp'))}")
         con.sql(f"set threads = {int(s.duckdb_threads)}")
         db_api = DuckDBAPI(connection=con)
         linker = Linker(db_api.register(data, table_name="records"), settings_, log_level=None)
