@@ -740,20 +740,15 @@ def quiet_max_pairs_warning() -> Iterator[None]:
 
 
 @contextmanager
-def _linker(
-    prepared: pd.DataFrame, settings: Any, threads: int = 1, data: pa.Table | None = None
-) -> Iterator[tuple[Any, Any]]:
-    """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
-    namesake term frequencies for the name columns; yields (linker, db_api). Training runs
-    on one thread: float sums in another order would give another model."""
-    from splink import DuckDBAPI, Linker
-
+def matcher_connection(threads: int = 1) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The private in-memory DuckDB Splink runs in: `threads` threads and a memory limit of
+    its own (C360_MATCHER_MEMORY_LIMIT), beyond which it spills beside the warehouse,
+    encrypted when the warehouse is."""
     from pipelines.config import settings as app_settings
     from pipelines.warehouse import encryption_key, extension_directory
 
     with duckdb.connect(":memory:", config={"extension_directory": extension_directory()}) as con:
         con.sql(f"set threads = {int(threads)}")
-        # a memory limit of its own; beyond it the in-memory database spills to disk
         s = app_settings()
         con.sql(f"set memory_limit = '{s.matcher_memory_limit}'")
         spill = s.warehouse_path.parent / "matcher.tmp"
@@ -762,6 +757,19 @@ def _linker(
         if encryption_key():  # spilled pairs carry names and contacts: encrypted at rest too
             con.sql("load httpfs")  # OpenSSL, as for the encrypted warehouse
             con.sql("set temp_file_encryption = true")
+        yield con
+
+
+@contextmanager
+def _linker(
+    prepared: pd.DataFrame, settings: Any, threads: int = 1, data: pa.Table | None = None
+) -> Iterator[tuple[Any, Any]]:
+    """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
+    namesake term frequencies for the name columns; yields (linker, db_api). Training runs
+    on one thread: float sums in another order would give another model."""
+    from splink import DuckDBAPI, Linker
+
+    with matcher_connection(threads) as con:
         db_api = DuckDBAPI(connection=con)
         data = _as_arrow(prepared) if data is None else data
         table = db_api.register(data, table_name="records")

@@ -143,11 +143,7 @@ def plain_splink(data_dir: Path) -> dict:
         ],
         blocking_rules_to_generate_predictions=prob._prediction_blocking_rules(),
     )
-    with duckdb.connect(":memory:") as con:
-        con.sql(f"set memory_limit = {_lit(s.matcher_memory_limit)}")  # as the pipeline's Splink
-        # beside the warehouse read (the configured one may not exist: a command-line run)
-        con.sql(f"set temp_directory = {_lit(str(warehouse.parent / 'matcher.tmp'))}")
-        con.sql(f"set threads = {int(s.duckdb_threads)}")
+    with prob.matcher_connection(s.duckdb_threads) as con:  # as the pipeline's Splink
         db_api = DuckDBAPI(connection=con)
         linker = Linker(db_api.register(data, table_name="records"), settings_, log_level=None)
         with prob.quiet_max_pairs_warning():
