@@ -1,6 +1,7 @@
 """The probabilistic matcher as the identity step uses it: a saved Splink model, trained on
-first use, when a refit is asked for or when the records drifted away from those it was
-trained on; reused on weekly runs otherwise.
+first use, when a refit is asked for, when the records drifted away from those it was
+trained on or when the code compares or blocks differently from the saved model; reused on
+weekly runs otherwise.
 
 Pairs at or above `threshold` become links (applied after the deterministic ones, strongest
 first, under the clustering guards); pairs between `review_from` and `threshold` go to the
@@ -68,6 +69,8 @@ class SplinkMatcher:
             return "refit asked for"
         if not self.model_path.exists():
             return "no saved model"
+        if splink.spec_changed(splink.load_model(self.model_path)):
+            return "the matcher's comparisons or blocking rules changed"
         if self.profile_path.exists():
             trained = json.loads(self.profile_path.read_text(encoding="utf-8"))
             return drift_reason(trained, profile(prepared))

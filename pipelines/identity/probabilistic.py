@@ -482,7 +482,13 @@ def _name_comparison():
             cll.ExactMatchLevel("name_letters").configure(
                 tf_adjustment_column="name_letters", label_for_charts="same name (letters)"
             ),
-            cll.JaroWinklerLevel("name_joined", 0.92),
+            # close read from either end: a shared family name alone ('fischer thomas' and
+            # 'fischer hans', a household) makes the start alike, not the whole name
+            cll.CustomLevel(
+                "jaro_winkler_similarity(name_joined_l, name_joined_r) >= 0.92 and "
+                "jaro_winkler_similarity(reverse(name_joined_l), reverse(name_joined_r)) >= 0.92",
+                label_for_charts="close from both ends",
+            ),
             # namesakes of a short form: everyone going by it (see `namesake_frequencies`)
             cll.CustomLevel(lacks_surname, label_for_charts="given name only / initial").configure(
                 tf_adjustment_column="name_letters", disable_tf_exact_match_detection=True
@@ -782,6 +788,39 @@ def _linker(
         yield linker, db_api
 
 
+def _settings() -> Any:
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=25,
+        em_convergence=1e-4,
+    )
+
+
+def _spec(settings: dict[str, Any]) -> list:
+    """What a model compares and blocks on (its SQL), without what training estimated."""
+    levels = [
+        (c["output_column_name"],
+         [(lv["sql_condition"], lv.get("tf_adjustment_column"), lv.get("is_null_level", False))
+          for lv in c["comparison_levels"]])
+        for c in settings["comparisons"]
+    ]
+    rules = [b["blocking_rule"] for b in settings["blocking_rules_to_generate_predictions"]]
+    return [levels, rules]
+
+
+def spec_changed(model: dict[str, Any]) -> bool:
+    """Does this code compare or block differently from the saved `model`? (A model keeps
+    the SQL it was trained with: a new comparison takes effect only when it is retrained.)"""
+    return _spec(model) != _spec(_settings().get_settings("duckdb").as_dict())
+
+
 def train(
     prepared: pd.DataFrame,
     seed: int = 42,
@@ -802,18 +841,9 @@ def train(
     name; pairs sharing a phone would teach it that family members are the same person;
     without emails: a birth date, else a postcode).
     Deterministic for a seed."""
-    from splink import SettingsCreator, block_on
+    from splink import block_on
 
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="unique_id",
-        comparisons=_comparisons(),
-        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
-        max_iterations=25,
-        em_convergence=1e-4,
-    )
+    settings = _settings()
     if len(prepared) > max_records:
         prepared = prepared.sample(n=max_records, random_state=seed).sort_index()
     with _linker(prepared, settings) as (linker, _), quiet_max_pairs_warning():

@@ -176,6 +176,46 @@ def test_save_and_load_round_trip_gives_the_same_predictions(data, tmp_path):
     )
 
 
+def test_a_shared_family_name_alone_does_not_make_two_names_close():
+    import duckdb
+
+    levels = prob._name_comparison().get_comparison("duckdb").as_dict()["comparison_levels"]
+    close = next(lv["sql_condition"] for lv in levels
+                 if lv["label_for_charts"] == "close from both ends")
+
+    def is_close(a: str, b: str) -> bool:
+        with duckdb.connect() as con:
+            return con.sql(f"select {close} from (select ? as name_joined_l, "
+                           "? as name_joined_r)", params=[a, b]).fetchone()[0]
+
+    assert is_close("fischerthomas", "fischerthomsa")  # a typo at the end
+    assert is_close("fischerthomas", "fsicherthomas")  # a typo at the start
+    assert not is_close("fischerthomas", "fischerhans")  # a household: only the start alike
+    assert not is_close("andreelodie", "andrelouise")
+
+
+def test_a_model_trained_with_other_comparisons_is_retrained(data, tmp_path):
+    import copy
+
+    from pipelines.identity.matcher import SplinkMatcher
+
+    records, _, prepared, model = data
+    assert not prob.spec_changed(model)
+    older = copy.deepcopy(model)
+    level = older["comparisons"][0]["comparison_levels"][2]
+    assert level["label_for_charts"] == "close from both ends"
+    level["sql_condition"] = 'jaro_winkler_similarity("name_joined_l", "name_joined_r") >= 0.92'
+    assert prob.spec_changed(older)
+    path = prob.save_model(older, tmp_path / "model.json")
+    matcher = SplinkMatcher(path)
+    matcher(records)
+    assert matcher.trained and "comparisons" in matcher.train_reason
+    assert not prob.spec_changed(prob.load_model(path))
+    again = SplinkMatcher(path)
+    again(records)
+    assert not again.trained
+
+
 def _fitted(model: dict) -> dict:
     """A model's settings without the id Splink gives each linker."""
     return {k: v for k, v in model.items() if k != "linker_uid"}
