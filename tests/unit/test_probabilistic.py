@@ -199,7 +199,7 @@ def test_a_model_trained_with_other_comparisons_is_retrained(data, tmp_path):
 
     from pipelines.identity.matcher import SplinkMatcher
 
-    records, _, prepared, model = data
+    records, _, _, model = data
     assert not prob.spec_changed(model)
     older = copy.deepcopy(model)
     level = older["comparisons"][0]["comparison_levels"][2]
