@@ -456,6 +456,19 @@ def _demoted_mask(values: pd.Series, kind: str, demoted: pd.DataFrame) -> np.nda
 # --------------------------------------------------------------------------- model spec
 
 
+def _close_from_both_ends(threshold: float, label: str):
+    """Jaro-Winkler of the joined names at least `threshold` read forwards and backwards: it
+    rewards a common start, and a family name shared by a household ('fischer thomas',
+    'fischer hans') makes the start alike, not the name (decision 0103)."""
+    import splink.comparison_level_library as cll
+
+    return cll.CustomLevel(
+        f"jaro_winkler_similarity(name_joined_l, name_joined_r) >= {threshold} and "
+        f"jaro_winkler_similarity(reverse(name_joined_l), reverse(name_joined_r)) >= {threshold}",
+        label_for_charts=label,
+    )
+
+
 def _name_comparison():
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -484,17 +497,15 @@ def _name_comparison():
             ),
             # close read from either end: a shared family name alone ('fischer thomas' and
             # 'fischer hans', a household) makes the start alike, not the whole name
-            cll.CustomLevel(
-                "jaro_winkler_similarity(name_joined_l, name_joined_r) >= 0.92 and "
-                "jaro_winkler_similarity(reverse(name_joined_l), reverse(name_joined_r)) >= 0.92",
-                label_for_charts="close from both ends",
-            ),
+            _close_from_both_ends(0.92, "close from both ends"),
             # namesakes of a short form: everyone going by it (see `namesake_frequencies`)
             cll.CustomLevel(lacks_surname, label_for_charts="given name only / initial").configure(
                 tf_adjustment_column="name_letters", disable_tf_exact_match_detection=True
             ),
             cll.CustomLevel(inside, label_for_charts="one name inside the other"),
-            cll.JaroWinklerLevel("name_joined", 0.8),
+            _close_from_both_ends(0.8, "similar from both ends"),
+            cll.JaroWinklerLevel("name_joined", 0.8).configure(
+                label_for_charts="similar start (a family name)"),
             cll.ElseLevel(),
         ],
     )
@@ -610,7 +621,15 @@ def _comparisons() -> list:
             comparison_levels=[
                 cll.NullLevel("street_norm"),
                 cll.ExactMatchLevel("street_norm"),
-                cll.JaroWinklerLevel("street_norm", 0.9),
+                # a typo in the street's name, not another house on it (decision 0103)
+                cll.CustomLevel(
+                    "jaro_winkler_similarity(street_norm_l, street_norm_r) >= 0.9 and "
+                    "regexp_extract_all(street_norm_l, '[0-9]+') "
+                    "= regexp_extract_all(street_norm_r, '[0-9]+')",
+                    label_for_charts="close, same house numbers",
+                ),
+                cll.JaroWinklerLevel("street_norm", 0.9).configure(
+                    label_for_charts="close, other house numbers"),
                 cll.ElseLevel(),
             ],
         ),

@@ -176,22 +176,40 @@ def test_save_and_load_round_trip_gives_the_same_predictions(data, tmp_path):
     )
 
 
-def test_a_shared_family_name_alone_does_not_make_two_names_close():
+def _level_holds(comparison, label: str, column: str, left: str, right: str) -> bool:
+    """Whether the comparison level `label` holds for two values of `column`."""
     import duckdb
 
-    levels = prob._name_comparison().get_comparison("duckdb").as_dict()["comparison_levels"]
-    close = next(lv["sql_condition"] for lv in levels
-                 if lv["label_for_charts"] == "close from both ends")
+    levels = comparison.get_comparison("duckdb").as_dict()["comparison_levels"]
+    sql = next(lv["sql_condition"] for lv in levels if lv["label_for_charts"] == label)
+    with duckdb.connect() as con:
+        return con.sql(f"select {sql} from (select ? as {column}_l, ? as {column}_r)",
+                       params=[left, right]).fetchone()[0]
 
-    def is_close(a: str, b: str) -> bool:
-        with duckdb.connect() as con:
-            return con.sql(f"select {close} from (select ? as name_joined_l, "
-                           "? as name_joined_r)", params=[a, b]).fetchone()[0]
 
-    assert is_close("fischerthomas", "fischerthomsa")  # a typo at the end
-    assert is_close("fischerthomas", "fsicherthomas")  # a typo at the start
-    assert not is_close("fischerthomas", "fischerhans")  # a household: only the start alike
-    assert not is_close("andreelodie", "andrelouise")
+def test_a_shared_family_name_alone_does_not_make_two_names_close():
+    def close(a: str, b: str) -> bool:
+        return _level_holds(prob._name_comparison(), "close from both ends", "name_joined", a, b)
+
+    assert close("fischerthomas", "fischerthomsa")  # a typo at the end
+    assert close("fischerthomas", "fsicherthomas")  # a typo at the start
+    assert not close("fischerthomas", "fischerhans")  # a household: only the start alike
+    assert not close("andreelodie", "andrelouise")
+    similar = "similar from both ends"
+    assert not _level_holds(prob._name_comparison(), similar, "name_joined", "clarkjoseph",
+                            "clarksamuel")
+
+
+def test_a_close_street_keeps_its_house_number():
+    street = next(c for c in prob._comparisons()
+                  if c.get_comparison("duckdb").output_column_name == "street")
+
+    def same_house(a: str, b: str) -> bool:
+        return _level_holds(street, "close, same house numbers", "street_norm", a, b)
+
+    assert same_house("schillerstrasse 13", "schilerstrasse 13")
+    assert not same_house("3 avenue de la republique", "46 avenue de la republique")
+    assert not same_house("schillerstrasse 13", "schillerstrasse 12")
 
 
 def test_a_model_trained_with_other_comparisons_is_retrained(data, tmp_path):
