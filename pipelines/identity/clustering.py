@@ -3,8 +3,8 @@
 Edges are applied strongest first (deterministic identifier links, then probabilistic links by
 descending match probability) with a union-find. A link is refused when the two clusters it
 would join carry different values of a conflicting identifier (two different loyalty cards,
-two birth dates more than a typo apart, unless the link is the model's direct comparison of
-those two records, which weighed the disagreement) or when the joined cluster would exceed
+unless the link is the model's direct comparison of those two records, which weighed the
+difference; two birth dates more than a typo apart) or when the joined cluster would exceed
 `max_cluster_size`: a chain of weaker links can never join what stronger evidence keeps
 apart, and the split rule of an oversized group is "the weakest links go first". Refused
 links are returned with the reason, for the data steward's review queue.
@@ -31,10 +31,13 @@ class ClusterGuards:
     # (`probabilistic.cluster_guards`): where a birth date is often mistyped beyond one typo
     # (FEBRL's corrupted copies), a second date is no evidence of a second person.
     conflict_kinds: tuple[str, ...] = CONFLICT_KINDS
-    # Links whose score already weighed the birth dates and card numbers of their own two
-    # records: such a link may join two values when they are all the two clusters hold (the
-    # model learnt how much a disagreement weighs in this data); a chain never may.
+    # Links whose score already weighed the card numbers of their own two records: such a
+    # link may join two of `scored_kinds` when they are all the two clusters hold (a card one
+    # typo off, which the model compares); a chain never may. Not two birth dates: those one
+    # typo apart do not conflict, and two further apart were two people in every such cluster
+    # at 1M records (decision 0103).
     scored_rules: tuple[str, ...] = ("splink",)
+    scored_kinds: tuple[str, ...] = ("loyalty_card_number",)
 
 
 def _codes(column: pd.Series) -> tuple[list[int], Callable[[int], str]]:
@@ -156,7 +159,8 @@ def guarded_clusters(
                 if va == -1 or vb == -1 or va == vb or not _conflicting(
                         kind, _held(va), _held(vb), texts[kind]):
                     continue
-                direct = scored[i] and va == own[kind][left] and vb == own[kind][right]
+                direct = (scored[i] and kind in guards.scored_kinds
+                          and va == own[kind][left] and vb == own[kind][right])
                 if not direct:
                     reason = f"different_{kind}"
                     break

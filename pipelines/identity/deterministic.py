@@ -32,6 +32,21 @@ RULE_NAMES = {
 }
 
 
+# A birth date on this many times the median records per date is a form's default ('the
+# youngest allowed age'), not a person's: matching treats it as unknown.
+PLACEHOLDER_FACTOR = 20
+
+
+def placeholder_dates(dates: pd.Series) -> np.ndarray:
+    """Which records' dates are such a default (dates compared as their date text)."""
+    text = pd.Series(dates).astype("string").str.slice(0, 10)
+    counts = text.value_counts()
+    if counts.empty:
+        return np.zeros(len(text), dtype=bool)
+    cap = max(PLACEHOLDER_FACTOR * float(counts.median()), 2)
+    return text.map(counts).gt(cap).fillna(False).to_numpy(dtype=bool)
+
+
 @dataclass(frozen=True)
 class Guards:
     max_records: int = 10  # an identifier on more records than this is not personal
@@ -314,6 +329,9 @@ def cluster(
     `records`, when already computed.
     """
     records = records.reset_index(drop=True)
+    if "birth_date" in records:  # a form's default date is no evidence of a second person
+        records = records.assign(birth_date=records["birth_date"].mask(
+            placeholder_dates(records["birth_date"])))
     links = links or identifier_links(records, guards)
     edges, demoted, households = links.edges, links.demoted, links.households
     if known_ids is not None:

@@ -45,6 +45,7 @@ from pipelines.identity.deterministic import (
     RECORD_KEY,
     cluster,
     column_values,
+    placeholder_dates,
 )
 from pipelines.standardise import has_cjk, name_key, pinyin_items, split_chinese_name
 
@@ -124,9 +125,6 @@ AMBIGUITY_MAX_WEIGHT = 8.0
 # Blocking: a name on more records than this is compared only within a city (and through the
 # other rules); the pairs of a value grow with the square of its records.
 BLOCK_NAME_CAP = 30
-# A birth date on this many times the median records per date is a default ('the youngest
-# allowed age'), not a person's: not used to block.
-BLOCK_PLACEHOLDER_FACTOR = 20
 MAX_NAME_TOKENS = 4  # longer names: no permutations (names are short)
 # The model is fitted on at most this many records (a seeded sample above it; decision 0097):
 # the generated 100k data (174k records) and FEBRL3 are fitted whole.
@@ -396,8 +394,10 @@ def prepare(
         out[name] = _blanked(own[name], shared)
     out["phone"] = _without_demoted(
         col("phone_e164", pd.Series([None] * n)), "phone_e164", demoted)
-    for name in ("postcode", "city_norm", "street_norm", "birth_date"):
+    for name in ("postcode", "city_norm", "street_norm"):
         out[name] = column_values(own[name])
+    births = own["birth_date"]
+    out["birth_date"] = _blanked(births, placeholder_dates(births) | births.isna().to_numpy())
     # a card number kept with a typo ('LC1234567' for 'LC1234568') is compared by the model;
     # a card on too many records is no evidence, one on names the deterministic rule finds
     # incompatible is: the model weighs the names too (a mistyped name keeps its card)
@@ -407,9 +407,9 @@ def prepare(
     out["loyalty_card"] = _blanked(own["loyalty_card"], shared)
     out["name_block"] = _capped(out["name_letters"], BLOCK_NAME_CAP)
     out["given_block"] = _capped(out["given_letters"], BLOCK_NAME_CAP)
-    births = out["birth_date"].value_counts()
-    cap = max(BLOCK_PLACEHOLDER_FACTOR * float(births.median()), 2) if len(births) else 2
-    out["birth_block"] = _capped(out["birth_date"], cap)
+    # the birth date under another name, to block on: EM on pairs blocked by a column Splink
+    # also compares leaves that comparison out (FEBRL3 lost 5 pairs that way)
+    out["birth_block"] = out["birth_date"]
     out["det_cluster"] = det_clusters
     return out[MATCH_COLUMNS]
 

@@ -49,7 +49,8 @@ def _reference(records, edges, guards, households, compatible):
         else:
             for kind, held in values.items():
                 if held[a] and held[b] and conflicting(kind, held[a], held[b]) and not (
-                        rule in guards.scored_rules and held[a] == own[kind][left]
+                        rule in guards.scored_rules and kind in guards.scored_kinds
+                        and held[a] == own[kind][left]
                         and held[b] == own[kind][right]):
                     reason = f"different_{kind}"
                     break

@@ -9,6 +9,7 @@ from pipelines.identity.deterministic import (
     demoted_identifiers,
     identifiers,
     names_compatible,
+    placeholder_dates,
 )
 from pipelines.identity.evaluate import pairwise_scores
 from pipelines.identity.stable_ids import assign_ids, update_aliases
@@ -194,13 +195,34 @@ def test_different_birth_dates_stay_apart_through_chains_but_one_missing_date_do
     assert labels[0] != labels[2] and refused["reason"].tolist() == ["different_birth_date"]
 
 
-def test_a_model_link_that_weighed_both_birth_dates_may_join_them_but_not_a_third():
-    records = pd.DataFrame({"loyalty_card_number": [None] * 3,
-                            "birth_date": ["1990-01-01", "1985-05-05", "1970-07-07"]})
+def test_a_model_link_may_join_the_two_cards_it_weighed_but_never_two_birth_dates():
+    records = pd.DataFrame({"loyalty_card_number": ["LC1234567", "LC1234568", "LC7654321"],
+                            "birth_date": [None] * 3})
     labels, refused = guarded_clusters(records, edges([
         (0, 1, "splink", 0.999), (1, 2, "splink", 0.99)]))
-    assert labels[0] == labels[1] != labels[2]  # the second link would add a third date
-    assert refused["reason"].tolist() == ["different_birth_date"]
+    assert labels[0] == labels[1] != labels[2]  # the second link would add a third card
+    assert refused["reason"].tolist() == ["different_loyalty_card_number"]
+    records = pd.DataFrame({"loyalty_card_number": [None] * 2,
+                            "birth_date": ["1990-01-01", "1985-05-05"]})
+    labels, refused = guarded_clusters(records, edges([(0, 1, "splink", 0.999)]))
+    assert labels[0] != labels[1] and refused["reason"].tolist() == ["different_birth_date"]
+
+
+def test_a_forms_default_birth_date_is_no_birth_date():
+    default = "2008-11-15"  # the youngest age a sign-up form allows, on 5% of CRM contacts
+    dates = pd.Series([default] * 30 + [f"19{50 + i}-01-0{1 + i % 9}" for i in range(40)] +
+                      [None, "1990-05-05", "1990-05-05"])
+    assert placeholder_dates(dates).tolist() == [True] * 30 + [False] * 43
+    assert not placeholder_dates(pd.Series([None, None], dtype="object")).any()
+    # one person: a CRM contact with the form's default and a shop order with the real date
+    df = records([("crm", str(i), f"person {i}", False, f"p{i}@x.com", None, None, None)
+                  for i in range(70)] + [
+        ("crm", "a", "li na", False, "lina@qq.com", None, None, None),
+        ("shop", "b", "li na", False, "lina@qq.com", None, None, None)])
+    df["birth_date"] = pd.to_datetime([*dates[:70], default, "1988-04-12"])
+    out, _, refused = cluster(df, cluster_guards=ClusterGuards())
+    labels = dict(zip(out["source_record_id"], out["cluster"]))
+    assert labels["a"] == labels["b"] and refused.empty
 
 
 def test_birth_dates_one_typo_apart_do_not_conflict():

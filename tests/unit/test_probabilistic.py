@@ -133,6 +133,16 @@ def test_prepare_derives_order_free_keys_and_cities():
     assert prepared.loc[0, "email_local"] == "zhangwei85"
 
 
+def test_a_forms_default_birth_date_is_not_compared_or_blocked_on():
+    records, _ = _records()
+    default = pd.Timestamp("2008-11-15")  # on more than 20x the median records per date
+    records.loc[records.index[-24:], "birth_date"] = default
+    prepared = prob.prepare(records)
+    assert prepared["birth_date"].iloc[-24:].isna().all()
+    assert prepared["birth_block"].iloc[-24:].isna().all()
+    assert prepared.loc[0, "birth_date"] == prepared.loc[0, "birth_block"] == "1985-03-02"
+
+
 def test_links_one_person_written_three_ways(data):
     records, persons, prepared, model = data
     zw = _rows(persons, "zw")
