@@ -35,7 +35,7 @@ class ClusterGuards:
     # link may join two of `scored_kinds` when they are all the two clusters hold (a card one
     # typo off, which the model compares); a chain never may. Not two birth dates: those one
     # typo apart do not conflict, and two further apart were two people in every such cluster
-    # at 1M records (decision 0103).
+    # at 1M records (decision 0104).
     scored_rules: tuple[str, ...] = ("splink",)
     scored_kinds: tuple[str, ...] = ("loyalty_card_number",)
 
