@@ -495,8 +495,6 @@ def _name_comparison():
             cll.ExactMatchLevel("name_letters").configure(
                 tf_adjustment_column="name_letters", label_for_charts="same name (letters)"
             ),
-            # close read from either end: a shared family name alone ('fischer thomas' and
-            # 'fischer hans', a household) makes the start alike, not the whole name
             _close_from_both_ends(0.92, "close from both ends"),
             # namesakes of a short form: everyone going by it (see `namesake_frequencies`)
             cll.CustomLevel(lacks_surname, label_for_charts="given name only / initial").configure(
