@@ -267,6 +267,10 @@ def training_frame(outcomes: pd.DataFrame, snapshots: pd.DataFrame, feature_cols
     has_control = outcomes.groupby("campaign_id")["is_treatment"].transform(lambda s: (~s).any())
     df = outcomes[has_control & outcomes["customer_id"].notna()].copy()
     snaps = snapshots[["customer_id", "snapshot_date", *feature_cols]].copy()
+    # one key type on both sides: an empty snapshot read (no weekly snapshots before any
+    # campaign) comes back as object columns, and merge_asof refuses mixed key types
+    df["customer_id"] = df["customer_id"].astype(str)
+    snaps["customer_id"] = snaps["customer_id"].astype(str)
     snaps["snapshot_ts"] = pd.to_datetime(snaps["snapshot_date"]).dt.tz_localize(None)
     df["start_ts"] = pd.to_datetime(df["campaign_start"]).dt.tz_localize(None)
     # a snapshot dated d holds the week ending d: usable from the day after

@@ -216,6 +216,14 @@ def test_the_snapshot_rows_read_for_training_give_the_same_training_frame():
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
 
 
+def test_no_snapshot_before_any_campaign_gives_an_empty_training_frame():
+    # a first run with a single weekly snapshot: the snapshot read returns no rows
+    outcomes, snaps = features_and_outcomes(np.random.default_rng(9), n=200)
+    outcomes["customer_id"] = outcomes["customer_id"].astype("string")
+    empty = snaps.iloc[0:0].astype(object)
+    assert training_frame(outcomes, empty, ["x", "noise"]).empty
+
+
 def test_uplift_model_ranks_persuadable_customers_first():
     rng = np.random.default_rng(6)
     outcomes, snaps = features_and_outcomes(rng)
