@@ -92,6 +92,13 @@ SPARK_CUSTOMERS ?= 300
 dbt-spark: install  ## dbt staging + marts on Spark (local mode) vs DuckDB, ~300 people
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) --extra spark
 	$(PY) -m pipelines.spark_target --customers $(SPARK_CUSTOMERS) --seed $(SEED)
+.PHONY: spark-tests
+# The opt-in Spark tests (tests/e2e/test_spark_target.py, test_splink_spark.py): dbt on Spark,
+# and identity resolution on Splink's Spark backend (C360_SPLINK_BACKEND=spark), each against
+# the DuckDB build of the same generated people. ~10 min on 2 cores.
+spark-tests: install  ## the opt-in Spark tests: dbt models and Splink matching on Spark
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) --extra spark
+	C360_SPARK_TESTS=1 $(PY) -m pytest -q tests/e2e/test_spark_target.py tests/e2e/test_splink_spark.py
 .PHONY: bench
 SIZE ?= 10000
 # Not part of `make test`: prints per-stage wall/CPU/peak memory of a full and an incremental

@@ -51,6 +51,10 @@ class Settings:
     # this many weeks old or more, drifted, or cannot score; otherwise they reuse it (0019)
     refit: bool = False
     refit_every_weeks: int = 4
+    # the backend Splink matches on: an in-memory DuckDB, or Spark (the `spark` extra and
+    # Java 17+; decision 0105) on `spark_master` unless the process already runs in Spark
+    splink_backend: str = "duckdb"
+    spark_master: str = "local[2]"
 
     @property
     def privacy_dir(self) -> Path:
@@ -69,6 +73,16 @@ class Settings:
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+SPLINK_BACKENDS = ("duckdb", "spark")
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
 
 
 @cache
@@ -113,6 +127,8 @@ def settings() -> Settings:
         snapshot_rows_per_build=int(os.environ.get("C360_SNAPSHOT_ROWS_PER_BUILD", "10000000")),
         refit=os.environ.get("C360_REFIT", "").strip().lower() in ("1", "true", "yes", "on"),
         refit_every_weeks=int(os.environ.get("C360_REFIT_EVERY_WEEKS", "4")),
+        splink_backend=_choice("C360_SPLINK_BACKEND", "duckdb", SPLINK_BACKENDS),
+        spark_master=os.environ.get("C360_SPARK_MASTER", "local[2]"),
     )
 
 

@@ -66,11 +66,9 @@ def _dbt_duckdb(work: Path, warehouse: Path, select: list[str]) -> None:
         raise RuntimeError(f"dbt (duckdb) failed:\n{done.stdout}\n{done.stderr}")
 
 
-def build_duckdb(work: Path, customers: int, seed: int) -> Path:
-    """A DuckDB warehouse under `work` with raw, staging, identity and marts of `customers`
-    generated people: the reference build."""
-    from pipelines.identity.matcher import SplinkMatcher
-    from pipelines.identity.resolve import resolve
+def build_staging(work: Path, customers: int, seed: int) -> Path:
+    """A DuckDB warehouse under `work` (in `work`/data, beside the exports and their truth)
+    with raw, staging and intermediate of `customers` generated people: what identity reads."""
     from pipelines.ingest.contracts import load_contracts
     from pipelines.ingest.loader import ingest_contract
     from pipelines.sample_data import generate
@@ -86,7 +84,18 @@ def build_duckdb(work: Path, customers: int, seed: int) -> Path:
             if failed:
                 raise RuntimeError(f"{contract.name}: {failed[0].error}")
     _dbt_duckdb(work, warehouse, [*SEEDS, "staging", "intermediate"])
-    matcher = SplinkMatcher(model_path=data / "models" / "identity" / "splink_model.json")
+    return warehouse
+
+
+def build_duckdb(work: Path, customers: int, seed: int) -> Path:
+    """A DuckDB warehouse under `work` with raw, staging, identity and marts of `customers`
+    generated people: the reference build."""
+    from pipelines.identity.matcher import SplinkMatcher
+    from pipelines.identity.resolve import resolve
+    from pipelines.warehouse import connect
+
+    warehouse = build_staging(work, customers, seed)
+    matcher = SplinkMatcher(model_path=work / "data" / "models" / "identity" / "splink_model.json")
     matcher.model_path.parent.mkdir(parents=True, exist_ok=True)
     with connect(warehouse) as con:
         resolve(con, matcher=matcher)

@@ -455,35 +455,61 @@ def _demoted_mask(values: pd.Series, kind: str, demoted: pd.DataFrame) -> np.nda
 
 # --------------------------------------------------------------------------- model spec
 
+# The SQL functions of the custom comparison levels, spelled for each Splink backend
+# (decision 0105): DuckDB's own; on Spark its built-ins and the Jaro-Winkler of the jar that
+# ships in Splink's wheel. has_all(a, b): every element of b is in a.
+SQL_FUNCTIONS = {
+    "duckdb": {"jaro_winkler": "jaro_winkler_similarity({}, {})",
+               "has_all": "list_has_all({}, {})",
+               "contains": "list_contains({}, {})",
+               "matches": "regexp_matches({}, {})",
+               "numbers": "regexp_extract_all({}, '[0-9]+')"},
+    "spark": {"jaro_winkler": "jaro_winkler({}, {})",
+              "has_all": "(size(array_except({1}, {0})) = 0)",
+              "contains": "array_contains({}, {})",
+              "matches": "({} rlike {})",
+              "numbers": "regexp_extract_all({}, '[0-9]+', 0)"},
+}
 
-def _close_from_both_ends(threshold: float, label: str):
+
+def _fn(dialect: str, function: str, *args: str) -> str:
+    return SQL_FUNCTIONS[dialect][function].format(*args)
+
+
+def _close_from_both_ends(threshold: float, label: str, dialect: str = "duckdb"):
     """Jaro-Winkler of the joined names at least `threshold` read forwards and backwards: it
     rewards a common start, and a family name shared by a household ('fischer thomas',
     'fischer hans') makes the start alike, not the name (decision 0103)."""
     import splink.comparison_level_library as cll
 
-    return cll.CustomLevel(
-        f"jaro_winkler_similarity(name_joined_l, name_joined_r) >= {threshold} and "
-        f"jaro_winkler_similarity(reverse(name_joined_l), reverse(name_joined_r)) >= {threshold}",
-        label_for_charts=label,
-    )
+    forwards = _fn(dialect, "jaro_winkler", "name_joined_l", "name_joined_r")
+    backwards = _fn(dialect, "jaro_winkler", "reverse(name_joined_l)", "reverse(name_joined_r)")
+    return cll.CustomLevel(f"{forwards} >= {threshold} and {backwards} >= {threshold}",
+                           label_for_charts=label)
 
 
-def _name_comparison():
+def _name_comparison(dialect: str = "duckdb"):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
+    def has_all(a: str, b: str) -> str:
+        return _fn(dialect, "has_all", a, b)
+
+    def lacks(tokens: str, surname: str) -> str:
+        return f"not {_fn(dialect, 'contains', tokens, surname)}"
+
     inside = (
-        "(list_has_all(name_parts_r, name_tokens_l) or list_has_all(name_parts_l, name_tokens_r))"
+        f"({has_all('name_parts_r', 'name_tokens_l')} or "
+        f"{has_all('name_parts_l', 'name_tokens_r')})"
     )
     # the shorter name lacks the longer one's family name: a given name alone ('德燕' in a
     # social profile) or a family name written as an initial ('Thomas D.')
     lacks_surname = (
         "(given_letters_l = name_letters_r or given_letters_r = name_letters_l "
-        "or (surname_r is not null and not list_contains(name_tokens_l, surname_r) "
-        "and list_has_all(name_parts_r, name_tokens_l)) or (surname_l is not null "
-        "and not list_contains(name_tokens_r, surname_l) "
-        "and list_has_all(name_parts_l, name_tokens_r)))"
+        f"or (surname_r is not null and {lacks('name_tokens_l', 'surname_r')} "
+        f"and {has_all('name_parts_r', 'name_tokens_l')}) or (surname_l is not null "
+        f"and {lacks('name_tokens_r', 'surname_l')} "
+        f"and {has_all('name_parts_l', 'name_tokens_r')}))"
     )
     return cl.CustomComparison(
         output_column_name="name",
@@ -495,13 +521,13 @@ def _name_comparison():
             cll.ExactMatchLevel("name_letters").configure(
                 tf_adjustment_column="name_letters", label_for_charts="same name (letters)"
             ),
-            _close_from_both_ends(0.92, "close from both ends"),
+            _close_from_both_ends(0.92, "close from both ends", dialect),
             # namesakes of a short form: everyone going by it (see `namesake_frequencies`)
             cll.CustomLevel(lacks_surname, label_for_charts="given name only / initial").configure(
                 tf_adjustment_column="name_letters", disable_tf_exact_match_detection=True
             ),
             cll.CustomLevel(inside, label_for_charts="one name inside the other"),
-            _close_from_both_ends(0.8, "similar from both ends"),
+            _close_from_both_ends(0.8, "similar from both ends", dialect),
             cll.JaroWinklerLevel("name_joined", 0.8).configure(
                 label_for_charts="similar start (a family name)"),
             cll.ElseLevel(),
@@ -509,16 +535,17 @@ def _name_comparison():
     )
 
 
-def _email_comparison():
+def _email_comparison(dialect: str = "duckdb"):
     """Same address; same local part at another domain, told apart by whether the local
     part is just the name (then two namesakes share it as easily as one person)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
+    digit = _fn(dialect, "matches", "email_local_l", "'[0-9]'")
     name_like = (
-        "email_local_l = email_local_r and not regexp_matches(email_local_l, '[0-9]') "
-        "and (list_contains(name_variants_l, email_letters_l) "
-        "or list_contains(name_variants_r, email_letters_r))"
+        f"email_local_l = email_local_r and not {digit} "
+        f"and ({_fn(dialect, 'contains', 'name_variants_l', 'email_letters_l')} "
+        f"or {_fn(dialect, 'contains', 'name_variants_r', 'email_letters_r')})"
     )
     return cl.CustomComparison(
         output_column_name="email",
@@ -535,7 +562,7 @@ def _email_comparison():
     )
 
 
-def _name_in_email_comparison():
+def _name_in_email_comparison(dialect: str = "duckdb"):
     """The name of one record written as the email address of the other, counted only where
     one record has no name (else it repeats the name comparison)."""
     import splink.comparison_level_library as cll
@@ -547,8 +574,8 @@ def _name_in_email_comparison():
         "and name_perms_l is not null))"
     )
     found = (
-        "(list_contains(name_perms_r, email_letters_l) "
-        "or list_contains(name_perms_l, email_letters_r))"
+        f"({_fn(dialect, 'contains', 'name_perms_r', 'email_letters_l')} "
+        f"or {_fn(dialect, 'contains', 'name_perms_l', 'email_letters_r')})"
     )
     return cl.CustomComparison(
         output_column_name="name_in_email",
@@ -607,12 +634,12 @@ def _exact_or_one_typo(column: str):
     )
 
 
-def _comparisons() -> list:
+def _comparisons(dialect: str = "duckdb") -> list:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
     return [
-        _name_comparison(),
+        _name_comparison(dialect),
         _exact_or_one_typo("birth_date"),
         cl.CustomComparison(
             output_column_name="street",
@@ -621,9 +648,9 @@ def _comparisons() -> list:
                 cll.ExactMatchLevel("street_norm"),
                 # a typo in the street's name, not another house on it (decision 0103)
                 cll.CustomLevel(
-                    "jaro_winkler_similarity(street_norm_l, street_norm_r) >= 0.9 and "
-                    "regexp_extract_all(street_norm_l, '[0-9]+') "
-                    "= regexp_extract_all(street_norm_r, '[0-9]+')",
+                    f"{_fn(dialect, 'jaro_winkler', 'street_norm_l', 'street_norm_r')} >= 0.9 "
+                    f"and {_fn(dialect, 'numbers', 'street_norm_l')} "
+                    f"= {_fn(dialect, 'numbers', 'street_norm_r')}",
                     label_for_charts="close, same house numbers",
                 ),
                 cll.JaroWinklerLevel("street_norm", 0.9).configure(
@@ -632,8 +659,8 @@ def _comparisons() -> list:
             ],
         ),
         _exact_or_one_typo("loyalty_card"),
-        _email_comparison(),
-        _name_in_email_comparison(),
+        _email_comparison(dialect),
+        _name_in_email_comparison(dialect),
         _place_comparison(),
     ]
 
@@ -783,35 +810,119 @@ def matcher_connection(threads: int = 1) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
+def backend() -> str:
+    """The Splink backend matching runs on (C360_SPLINK_BACKEND): 'duckdb' or 'spark'."""
+    from pipelines.config import settings as app_settings
+
+    return app_settings().splink_backend
+
+
+@lru_cache(maxsize=1)
+def spark_session():
+    """The SparkSession Splink's Spark backend runs in: the active one when this process
+    runs inside Spark (spark-submit, a cluster's notebook), else a local one on
+    C360_SPARK_MASTER with the jar of Splink's Spark functions (it ships in Splink's wheel:
+    nothing is downloaded) and its scratch files beside the warehouse."""
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    from pipelines.config import settings as app_settings
+
+    s = app_settings()
+    scratch = _spark_scratch()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(s.spark_master)
+        .appName("customer360-identity")
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.local.dir", str(scratch))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if s.spark_master.startswith("local"):  # a few partitions per core, not a cluster's 200
+        builder = builder.config("spark.sql.shuffle.partitions", "4").config(
+            "spark.default.parallelism", "4")
+    spark = builder.getOrCreate()
+    if spark.sparkContext.getCheckpointDir() is None:  # where Splink writes its steps
+        spark.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
+    return spark
+
+
+def _spark_scratch() -> Path:
+    from pipelines.config import settings as app_settings
+
+    scratch = app_settings().warehouse_path.parent / "matcher.spark"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return scratch
+
+
+def _register(db_api: Any, table: pa.Table | pd.DataFrame, name: str) -> Any:
+    """`table` as a Splink table of `db_api`'s backend (Spark reads Arrow tables natively)."""
+    if backend() == "spark":
+        if isinstance(table, pd.DataFrame):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        # pyspark cannot read a column of no chunks (what an all-false filter returns)
+        table = db_api.spark.createDataFrame(table if table.num_rows else
+                                             table.schema.empty_table())
+    return db_api.register(table, table_name=name)
+
+
+@contextmanager
+def _database(threads: int) -> Iterator[Any]:
+    """Splink's database API on the configured backend: a private in-memory DuckDB, closed
+    on exit, or the Spark session."""
+    if backend() == "spark":
+        import shutil
+
+        from splink import SparkAPI
+
+        spark = spark_session()
+        try:
+            yield SparkAPI(spark_session=spark)
+        finally:  # the session outlives the linker: its tables and our scratch files go
+            for table in spark.catalog.listTables():
+                if table.isTemporary:
+                    spark.catalog.dropTempView(table.name)
+            for step in (_spark_scratch() / "checkpoints").glob("*/*"):
+                shutil.rmtree(step, ignore_errors=True)
+        return
+    from splink import DuckDBAPI
+
+    with matcher_connection(threads) as con:
+        yield DuckDBAPI(connection=con)
+
+
 @contextmanager
 def _linker(
     prepared: pd.DataFrame, settings: Any, threads: int = 1, data: pa.Table | None = None
 ) -> Iterator[tuple[Any, Any]]:
-    """A Splink linker over `prepared` in a private in-memory DuckDB, closed on exit, with
-    namesake term frequencies for the name columns; yields (linker, db_api). Training runs
-    on one thread: float sums in another order would give another model."""
-    from splink import DuckDBAPI, Linker
+    """A Splink linker over `prepared` on the configured backend, with namesake term
+    frequencies for the name columns; yields (linker, db_api). On DuckDB training runs on
+    one thread: float sums in another order would give another model."""
+    from splink import Linker
 
-    with matcher_connection(threads) as con:
-        db_api = DuckDBAPI(connection=con)
+    with _database(threads) as db_api:
         data = _as_arrow(prepared) if data is None else data
-        table = db_api.register(data, table_name="records")
-        linker = Linker(table, settings, log_level=None)
+        linker = Linker(_register(db_api, data, "records"), settings, log_level=None)
         for column in NAMESAKE_TF_COLUMNS:
-            lookup = db_api.register(
-                namesake_frequencies(prepared, column), table_name=f"tf_{column}"
-            )
+            lookup = _register(db_api, namesake_frequencies(prepared, column), f"tf_{column}")
             linker.table_management.register_term_frequency_lookup(lookup, column)
         yield linker, db_api
 
 
-def _settings() -> Any:
+def _settings(dialect: str | None = None) -> Any:
+    """The model's spec in the SQL of `dialect` (default: the configured backend's)."""
     from splink import SettingsCreator
 
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=_comparisons(),
+        comparisons=_comparisons(dialect or backend()),
         blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -833,9 +944,12 @@ def _spec(settings: dict[str, Any]) -> list:
 
 
 def spec_changed(model: dict[str, Any]) -> bool:
-    """Does this code compare or block differently from the saved `model`? (A model keeps
-    the SQL it was trained with: a new comparison takes effect only when it is retrained.)"""
-    return _spec(model) != _spec(_settings().get_settings("duckdb").as_dict())
+    """Does this code compare or block differently from the saved `model`, or on another
+    backend? (A model keeps the SQL it was trained with: a new comparison takes effect only
+    when it is retrained; a model trained on DuckDB holds DuckDB's SQL.)"""
+    dialect = backend()
+    return (model.get("sql_dialect", "duckdb") != dialect
+            or _spec(model) != _spec(_settings(dialect).get_settings(dialect).as_dict()))
 
 
 def train(
@@ -924,12 +1038,11 @@ def score_pairs(
             ).as_pandas_dataframe()
         else:
             for column in sorted(_tf_columns(model) - set(NAMESAKE_TF_COLUMNS)):
-                lookup = db_api.register(_term_frequencies(db_api.duckdb_con, column),
-                                         table_name=f"tf_{column}")  # over all records
+                lookup = _register(db_api, _term_frequencies(prepared, column), f"tf_{column}")
                 linker.table_management.register_term_frequency_lookup(lookup, column)
             known = ~delta & _may_block_with(prepared, delta, model)
-            new = db_api.register(data.filter(pa.array(delta)), table_name="delta_records")
-            old = db_api.register(data.filter(pa.array(known)), table_name="known_records")
+            new = _register(db_api, data.filter(pa.array(delta)), "delta_records")
+            old = _register(db_api, data.filter(pa.array(known)), "known_records")
             found = [linker.inference.predict_within(
                 new, threshold_match_probability=threshold, warning_mode="never")]
             if known.any():
@@ -947,14 +1060,15 @@ def score_pairs(
     return scored[det[scored["left"].to_numpy()] != det[scored["right"].to_numpy()]]
 
 
-def _term_frequencies(con: duckdb.DuckDBPyConnection, column: str) -> pa.Table:
-    """Splink's term frequencies of `column` over the `records` table (the SQL of its
-    `compute_tf_table`, same values), read from that one column: Splink's own query reads
-    every column of the records (a million rows of name lists: 2 s for a city lookup)."""
-    return con.sql(
-        f"select {column}, cast(count(*) as float8) / (select count({column}) as total "
-        f"from records) as tf_{column} from records where {column} is not null "
-        f"group by {column}").fetch_arrow_table()
+def _term_frequencies(prepared: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Splink's term frequencies of `column` over all records (the values of its
+    `compute_tf_table`: records holding a value / records holding any), from that one
+    column: Splink's own query reads every column of the records (a million rows of name
+    lists: 2 s for a city lookup), and the delta run registers only some records."""
+    held = prepared[column].dropna()
+    counts = held.value_counts(sort=False)
+    return pd.DataFrame({column: counts.index.astype(object),
+                         f"tf_{column}": counts.to_numpy() / len(held)})
 
 
 _FIRST_EQUALITY = re.compile(r'^\(?l\."?(\w+)"?\s*=\s*r\."?(\w+)"?\)?(\s+and\s|$)', re.I)

@@ -244,6 +244,49 @@ def test_a_model_trained_with_other_comparisons_is_retrained(data, tmp_path):
     assert not again.trained
 
 
+def test_the_spark_backend_spells_every_level_in_spark_sql(monkeypatch):
+    """The custom levels in Spark's own functions (the Jaro-Winkler of Splink's jar), each a
+    valid Spark SQL expression; running them on Spark is the opt-in
+    tests/e2e/test_splink_spark.py."""
+    import sqlglot
+
+    from pipelines import config
+
+    spark = prob._settings("spark").get_settings("spark").as_dict()
+    duck = prob._settings("duckdb").get_settings("duckdb").as_dict()
+    conditions = [lv["sql_condition"] for c in spark["comparisons"]
+                  for lv in c["comparison_levels"] if lv["sql_condition"] != "ELSE"]
+    assert len(conditions) == 28 and spark["sql_dialect"] == "spark"
+    for sql in conditions:
+        sqlglot.parse_one(sql, read="spark")  # raises on what Spark SQL cannot parse
+    text = " ".join(conditions)
+    for duckdb_only in ("list_has_all", "list_contains", "regexp_matches",
+                        "jaro_winkler_similarity"):
+        assert duckdb_only not in text
+    assert "size(array_except(name_tokens_l, name_parts_r)) = 0" in text
+    assert len(prob._spec(spark)[1]) == len(prob._spec(duck)[1]) == 17  # blocking rules
+    # a DuckDB model is retrained on Spark, not loaded with DuckDB's SQL
+    monkeypatch.setenv("C360_SPLINK_BACKEND", "spark")
+    config.settings.cache_clear()
+    try:
+        assert prob.backend() == "spark"
+        assert prob.spec_changed(duck) and not prob.spec_changed(spark)
+    finally:
+        config.settings.cache_clear()
+
+
+def test_an_unknown_splink_backend_is_a_clear_error(monkeypatch):
+    from pipelines import config
+
+    monkeypatch.setenv("C360_SPLINK_BACKEND", "sparkk")
+    config.settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="C360_SPLINK_BACKEND='sparkk': must be one of"):
+            config.settings()
+    finally:
+        config.settings.cache_clear()
+
+
 def _fitted(model: dict) -> dict:
     """A model's settings without the id Splink gives each linker."""
     return {k: v for k, v in model.items() if k != "linker_uid"}
@@ -392,9 +435,9 @@ def test_splinks_spill_is_encrypted_when_the_warehouse_is(data, monkeypatch, tmp
 def test_city_term_frequencies_are_splinks_own(data):
     """The lookup read from the city column alone holds Splink's `compute_tf_table` values."""
     _, _, prepared, model = data
-    with prob._linker(prepared, model) as (linker, db_api):
+    with prob._linker(prepared, model) as (linker, _):
         want = linker.table_management.compute_tf_table("city_norm").as_pandas_dataframe()
-        got = prob._term_frequencies(db_api.duckdb_con, "city_norm").to_pandas()
+    got = prob._term_frequencies(prepared, "city_norm")
     want = want.sort_values("city_norm", ignore_index=True)
     got = got.sort_values("city_norm", ignore_index=True)
     assert len(got) > 3
