@@ -827,6 +827,7 @@ def spark_session():
     import sys
 
     from pyspark.sql import SparkSession
+    from splink import SparkAPI
     from splink.backends.spark import similarity_jar_location
 
     from pipelines.config import settings as app_settings
@@ -850,6 +851,7 @@ def spark_session():
     spark = builder.getOrCreate()
     if spark.sparkContext.getCheckpointDir() is None:  # where Splink writes its steps
         spark.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
+    SparkAPI(spark_session=spark)  # registers the jar's functions, once per session
     return spark
 
 
@@ -883,7 +885,7 @@ def _database(threads: int) -> Iterator[Any]:
 
         spark = spark_session()
         try:
-            yield SparkAPI(spark_session=spark)
+            yield SparkAPI(spark_session=spark, register_udfs_automatically=False)
         finally:  # the session outlives the linker: its tables and our scratch files go
             for table in spark.catalog.listTables():
                 if table.isTemporary:
