@@ -18,6 +18,15 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """The settings are cached: this test's data folder and backend must not outlive it."""
+    from pipelines import config
+
+    yield
+    config.settings.cache_clear()
+
+
 def _resolve(warehouse, models, backend: str, monkeypatch):
     from pipelines import config
     from pipelines.identity.matcher import SplinkMatcher
