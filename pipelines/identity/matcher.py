@@ -111,7 +111,7 @@ def log_model_run(matcher: SplinkMatcher, charts_dir: Path, metrics: dict[str, f
     charts = splink.model_charts(splink.load_model(matcher.model_path), charts_dir)
     with mlflow.start_run(run_name="identity_matcher") as run:
         mlflow.log_params({"threshold": matcher.threshold, "review_from": matcher.review_from,
-                           "train_reason": matcher.train_reason})
+                           "train_reason": matcher.train_reason, "backend": splink.backend()})
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(matcher.model_path), artifact_path="splink")
         mlflow.log_artifact(str(matcher.profile_path), artifact_path="splink")

@@ -507,6 +507,7 @@ def test_splink_model_trained_once_and_reused(demo):
     runs = client.search_runs([experiment.experiment_id],
                               filter_string="attributes.run_name = 'identity_matcher'")
     assert len(runs) == 1  # trained on the first of three runs, reused after
+    assert runs[0].data.params["backend"] == "duckdb"
     artifacts = [a.path for a in client.list_artifacts(runs[0].info.run_id, "splink/charts")]
     assert artifacts, "Splink's charts were not logged"
 
