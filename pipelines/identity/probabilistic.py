@@ -833,7 +833,8 @@ def spark_session():
     from pipelines.config import settings as app_settings
 
     s = app_settings()
-    scratch = _spark_scratch()
+    scratch = s.warehouse_path.parent / "matcher.spark"
+    scratch.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(s.spark_master)
@@ -855,16 +856,13 @@ def spark_session():
     return spark
 
 
-def _spark_scratch() -> Path:
-    from pipelines.config import settings as app_settings
-
-    scratch = app_settings().warehouse_path.parent / "matcher.spark"
-    scratch.mkdir(parents=True, exist_ok=True)
-    return scratch
+TABLE_PREFIX = "c360_"  # the tables this module registers (on Spark: views of a shared session)
 
 
 def _register(db_api: Any, table: pa.Table | pd.DataFrame, name: str) -> Any:
-    """`table` as a Splink table of `db_api`'s backend (Spark reads Arrow tables natively)."""
+    """`table` as a Splink table of `db_api`'s backend (Spark reads Arrow tables natively),
+    named TABLE_PREFIX + `name`."""
+    name = TABLE_PREFIX + name
     if backend() == "spark":
         if isinstance(table, pd.DataFrame):
             table = pa.Table.from_pandas(table, preserve_index=False)
@@ -886,12 +884,14 @@ def _database(threads: int) -> Iterator[Any]:
         spark = spark_session()
         try:
             yield SparkAPI(spark_session=spark, register_udfs_automatically=False)
-        finally:  # the session outlives the linker: its tables and our scratch files go
+        finally:  # the session outlives the linker: its tables and Splink's local steps go
             for table in spark.catalog.listTables():
-                if table.isTemporary:
+                if table.isTemporary and table.name.startswith(("__splink__", TABLE_PREFIX)):
                     spark.catalog.dropTempView(table.name)
-            for step in (_spark_scratch() / "checkpoints").glob("*/*"):
-                shutil.rmtree(step, ignore_errors=True)
+            checkpoints = spark.sparkContext.getCheckpointDir() or ""
+            if checkpoints.startswith("file:"):
+                for step in Path(checkpoints.removeprefix("file:")).glob("__splink__*"):
+                    shutil.rmtree(step, ignore_errors=True)
         return
     from splink import DuckDBAPI
 
