@@ -1,4 +1,5 @@
-"""Probabilistic identity matching with Splink (Fellegi-Sunter) on an in-memory DuckDB.
+"""Probabilistic identity matching with Splink (Fellegi-Sunter) on an in-memory DuckDB, or
+on Spark with C360_SPLINK_BACKEND=spark (decision 0105).
 
 The deterministic step links records that share a strong identifier. Many records of one
 person share none: a social profile 'Thomas Grace' in Manchester with no email or phone, a
@@ -973,7 +974,7 @@ def train(
     block it converged to namesakes as matches), then on pairs sharing an email (trains the
     name; pairs sharing a phone would teach it that family members are the same person;
     without emails: a birth date, else a postcode).
-    Deterministic for a seed."""
+    Deterministic for a seed (checked on DuckDB, where training runs on one thread)."""
     from splink import block_on
 
     settings = _settings()
