@@ -125,23 +125,14 @@ def export_parquet(warehouse: Path, out: Path) -> dict[str, Path]:
 
 def spark_session(work: Path):
     """A local SparkSession (2 cores, in-memory catalog, UTC) that dbt-spark's `session`
-    method picks up with getOrCreate(). Nothing is downloaded: the jars are in the wheel."""
-    from pyspark.sql import SparkSession
+    method picks up with getOrCreate()."""
+    from pipelines.spark_session import spark_session as session
 
-    # the Python workers that run the UDFs use this interpreter (its venv), not `python3`
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    return (
-        SparkSession.builder.master("local[2]")
-        .appName("customer360-dbt")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={work}")
-        .getOrCreate()
-    )
+    return session("customer360-dbt", work, conf={
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.driver.memory": "2g",
+        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={work}",
+    })
 
 
 def register_udfs(spark) -> None:

@@ -108,10 +108,12 @@ def log_model_run(matcher: SplinkMatcher, charts_dir: Path, metrics: dict[str, f
     """An MLflow run holding the Splink model JSON and Splink's own charts."""
     import mlflow
 
-    charts = splink.model_charts(splink.load_model(matcher.model_path), charts_dir)
+    model = splink.load_model(matcher.model_path)
+    charts = splink.model_charts(model, charts_dir)
     with mlflow.start_run(run_name="identity_matcher") as run:
         mlflow.log_params({"threshold": matcher.threshold, "review_from": matcher.review_from,
-                           "train_reason": matcher.train_reason, "backend": splink.backend()})
+                           "train_reason": matcher.train_reason,
+                           "backend": model["sql_dialect"]})  # the one it was trained on
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(matcher.model_path), artifact_path="splink")
         mlflow.log_artifact(str(matcher.profile_path), artifact_path="splink")

@@ -822,35 +822,19 @@ def backend() -> str:
 def spark_session():
     """The SparkSession Splink's Spark backend runs in: the active one when this process
     runs inside Spark (spark-submit, a cluster's notebook), else a local one on
-    C360_SPARK_MASTER with the jar of Splink's Spark functions (it ships in Splink's wheel:
-    nothing is downloaded) and its scratch files beside the warehouse."""
-    import os
-    import sys
-
-    from pyspark.sql import SparkSession
+    C360_SPARK_MASTER with the jar of Splink's Spark functions (it ships in Splink's wheel)
+    and Spark's files beside the warehouse."""
     from splink import SparkAPI
     from splink.backends.spark import similarity_jar_location
 
     from pipelines.config import settings as app_settings
+    from pipelines.spark_session import spark_session as session
 
     s = app_settings()
     scratch = s.warehouse_path.parent / "matcher.spark"
     scratch.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(s.spark_master)
-        .appName("customer360-identity")
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.local.dir", str(scratch))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    if s.spark_master.startswith("local"):  # a few partitions per core, not a cluster's 200
-        builder = builder.config("spark.sql.shuffle.partitions", "4").config(
-            "spark.default.parallelism", "4")
-    spark = builder.getOrCreate()
+    spark = session("customer360-identity", scratch, s.spark_master, conf={
+        "spark.jars": similarity_jar_location(), "spark.local.dir": str(scratch)})
     if spark.sparkContext.getCheckpointDir() is None:  # where Splink writes its steps
         spark.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
     SparkAPI(spark_session=spark)  # registers the jar's functions, once per session
